@@ -1,13 +1,164 @@
-// PLACEHOLDER: being implemented. Replace this whole file.
-import type { EventFormat } from '../reader.ts';
+/**
+ * Prophesee DAT — event-formats.md §11: `% key value` header lines, then two bytes (event type, event size),
+ * then 8-byte little-endian CD/2D records `u32 t` + `u32 data` (x bits 0–13, y bits 14–27, polarity bit 28).
+ * Files without any `%` line are the legacy layout: no type/size bytes, Event2D records from byte 0.
+ * Timestamps are u32 µs, unwrapped when they drop by more than 2^31. Origin top-left.
+ */
+import type { ByteSource } from '../byte-source.ts';
 import { EventFormatError } from '../errors.ts';
+import { DEFAULT_PACKET_CAPACITY, type EventPacket, type SensorGeometry } from '../packet.ts';
+import type { EventFormat, EventFileInfo, EventReader, ReaderOptions, TimeRange } from '../reader.ts';
+import { PROBE_BYTES, filterRange } from '../reader.ts';
+import { parsePercentHeader } from './header.ts';
+import { streamRecords, type RecordKernel } from './record-stream.ts';
+
+const TWO31 = 2147483648;
+const TWO32 = 4294967296;
+/** DAT event type ids (first byte after the header). */
+export const DAT_EVENT_TYPES: Readonly<Record<number, string>> = { 0: 'Event2D', 12: 'EventCD', 14: 'EventExtTrigger', 40: 'EventOpticalFlow' };
+
+/** `N9Chronocam7Event2dE` (an Itanium-mangled nested name, as N-CARS writes it) → `Chronocam::Event2d`. */
+export function demangleTypeName(s: string): string {
+  const m = /^N((?:\d+[A-Za-z_]\w*?)+)E$/.exec(s);
+  if (!m) return s;
+  const parts: string[] = [];
+  let rest = m[1];
+  while (rest.length > 0) {
+    const d = /^(\d+)/.exec(rest);
+    if (!d) return s;
+    const len = Number(d[1]);
+    const name = rest.slice(d[1].length, d[1].length + len);
+    if (name.length !== len) return s;
+    parts.push(name);
+    rest = rest.slice(d[1].length + len);
+  }
+  return parts.join('::');
+}
+
+function headerGeometry(f: Record<string, string>): SensorGeometry | null {
+  const get = (k: string) => f[k] ?? f[k.toLowerCase()];
+  const w = Number(get('Width'));
+  const h = Number(get('Height'));
+  if (Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0 && w <= 16384 && h <= 16384) return { width: w, height: h };
+  const g = /^(\d+)x(\d+)$/.exec(get('Geometry') ?? '');
+  if (g) return { width: Number(g[1]), height: Number(g[2]) };
+  return null;
+}
+
+/** Where the records start and what they are; null when the bytes are not a DAT file. */
+function layout(head: Uint8Array): { fields: Record<string, string>; lines: string[]; type: number; size: number; dataStart: number; legacy: boolean } | null {
+  const ph = parsePercentHeader(head);
+  if (ph.lines.length === 0) return { fields: {}, lines: [], type: 0, size: 8, dataStart: 0, legacy: true };
+  if (ph.dataOffset + 2 > head.length) return null;
+  return { ...ph, type: head[ph.dataOffset], size: head[ph.dataOffset + 1], dataStart: ph.dataOffset + 2, legacy: false };
+}
+
+function cdKernel(g: SensorGeometry | null, dropped: { n: number }): RecordKernel {
+  let prev = -1;
+  let offset = 0;
+  const w = g ? g.width : Infinity;
+  const h = g ? g.height : Infinity;
+  return (_bytes, dv, pos, end, out) => {
+    const X = out.x, Y = out.y, T = out.t, P = out.p;
+    const cap = X.length;
+    let k = out.length;
+    let bad = 0;
+    for (; pos < end && k < cap; pos += 8) {
+      const ts = dv.getUint32(pos, true);
+      const d = dv.getUint32(pos + 4, true);
+      if (ts < prev && prev - ts > TWO31) offset += TWO32; // int compare first: wraps are rare
+      prev = ts;
+      const x = d & 0x3fff;
+      const y = (d >>> 14) & 0x3fff;
+      if (x >= w || y >= h) {
+        bad++;
+        continue;
+      }
+      X[k] = x;
+      Y[k] = y;
+      P[k] = (d >>> 28) & 1;
+      T[k] = ts + offset;
+      k++;
+    }
+    dropped.n += bad;
+    out.length = k;
+    return pos;
+  };
+}
+
+async function openDat(src: ByteSource, opts: ReaderOptions): Promise<EventReader> {
+  const fmt = 'dat';
+  const head = await src.read(0, Math.min(src.size, PROBE_BYTES));
+  const l = layout(head);
+  if (l === null) {
+    throw new EventFormatError(fmt, head.length, 'file ends before the event type/size bytes that follow the % header', src.name);
+  }
+  const warnings: string[] = [];
+  if (l.legacy) warnings.push('no % header: assumed legacy DAT with 8-byte Event2D records');
+  if (l.type !== 0 && l.type !== 12) {
+    const name = DAT_EVENT_TYPES[l.type];
+    throw new EventFormatError(fmt, l.dataStart - 2, `event type ${l.type}${name ? ` (${name})` : ''} is not a CD/2D event type (0 or 12)`, src.name);
+  }
+  if (l.size !== 8) throw new EventFormatError(fmt, l.dataStart - 1, `CD/2D events are 8 bytes, header byte says ${l.size}`, src.name);
+
+  const geometry = opts.geometry ?? headerGeometry(l.fields);
+  const header: Record<string, string> = { ...l.fields, eventTypeId: String(l.type), eventSize: String(l.size) };
+  const contains = l.lines.map((s) => /^Data file containing (\S+)/i.exec(s)).find((m) => m !== null);
+  if (contains) header.eventType = demangleTypeName(contains[1]);
+  const info: EventFileInfo = {
+    format: 'dat',
+    formatName: 'Prophesee DAT',
+    geometry,
+    header,
+    streams: [{ id: 0, type: 'polarity', geometry: geometry ?? undefined }],
+    dataOffset: l.dataStart,
+    fileSize: src.size,
+  };
+  const capacity = opts.packetCapacity ?? DEFAULT_PACKET_CAPACITY;
+  async function* all(): AsyncIterableIterator<EventPacket> {
+    const dropped = { n: 0 };
+    yield* streamRecords(src, { dataOffset: l!.dataStart, recordSize: 8, capacity, kernel: cdKernel(geometry, dropped), warnings });
+    if (dropped.n > 0) warnings.push(`${dropped.n} events outside the ${geometry?.width}×${geometry?.height} sensor were dropped`);
+  }
+  return { info, warnings, packets: (range?: TimeRange) => filterRange(all(), range), close: () => src.close() };
+}
+
+/**
+ * With a `%` header: 0.9 when a line says `Data file containing …` and the type/size bytes are a known pair,
+ * 0.5 for other `%` headers with a valid pair and whole records; 0 when the header names a RAW encoding
+ * (`evt`/`format` keys). Without a header (legacy DAT): at most 0.05, and only when the first records look like
+ * CD events with non-decreasing timestamps.
+ */
+function probeDat(head: Uint8Array, size: number): number {
+  if (head.length === 0) return 0;
+  const l = layout(head);
+  if (l === null) return 0;
+  if (!l.legacy) {
+    const keys = Object.keys(l.fields).map((k) => k.toLowerCase());
+    if (keys.includes('evt') || keys.includes('format')) return 0;
+    const knownPair = (l.type === 0 || l.type === 12 || l.type === 14) && l.size === 8;
+    if (!knownPair) return 0;
+    if (l.lines.some((s) => /^Data file containing/i.test(s))) return 0.9;
+    return (size - l.dataStart) % l.size === 0 ? 0.5 : 0;
+  }
+  if (size % 8 !== 0 || size < 8) return 0;
+  if (head[0] === 0x23 || head[0] === 0x25) return 0; // '#' / '%': belongs to a format with a text header
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const n = Math.min(Math.floor(head.length / 8), 1024);
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const ts = dv.getUint32(8 * i, true);
+    const d = dv.getUint32(8 * i + 4, true);
+    if (ts < prev || d >>> 29 !== 0) return 0;
+    prev = ts;
+  }
+  return n >= 16 ? 0.05 : 0.01;
+}
 
 export const datFormat: EventFormat = {
   id: 'dat',
-  name: 'dat',
-  extensions: [],
-  probe: () => 0,
-  open: async () => {
-    throw new EventFormatError('dat', 0, 'not implemented yet');
-  },
+  name: 'Prophesee DAT',
+  extensions: ['.dat'],
+  probe: probeDat,
+  open: openDat,
 };
