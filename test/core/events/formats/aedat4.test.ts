@@ -1,0 +1,374 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { MemoryByteSource } from '../../../../core/events/byte-source.ts';
+import { lz4Decompress } from '../../../../core/events/codecs/lz4-native.ts';
+import { EventFormatError } from '../../../../core/events/errors.ts';
+import {
+  Aedat4Reader, aedat4Format, parseAedat4IoHeader, readAedat4Imu, readAedat4Triggers, unpackAedat4Events,
+} from '../../../../core/events/formats/aedat4.ts';
+import { parseDvXml, writeDvXml } from '../../../../core/events/formats/aedat4-infonode.ts';
+import { openEvents } from '../../../../core/events/formats/index.ts';
+import { accumulateStats, allocPacket, concatPackets, copyPacket, emptyStats, type EventPacket } from '../../../../core/events/packet.ts';
+import { filterRange, readAll } from '../../../../core/events/reader.ts';
+import { encodeAedat4 } from '../../../../core/events/writers/aedat4.ts';
+import { fuzzReader } from '../../../helpers/fuzz.ts';
+import { sharedFile } from '../../../helpers/shared-data.ts';
+
+const SAMPLE = sharedFile('tonic-dvxplorer-aedat4/sample.aedat4');
+const sampleBytes = () => new Uint8Array(readFileSync(SAMPLE!));
+
+async function open(bytes: Uint8Array): Promise<Aedat4Reader> {
+  const r = await openEvents(bytes);
+  expect(r).toBeInstanceOf(Aedat4Reader);
+  return r as Aedat4Reader;
+}
+
+function tuples(pk: EventPacket, idx: number[]): number[][] {
+  return idx.map((i) => [pk.t[i], pk.x[i], pk.y[i], pk.p[i]]);
+}
+
+function expectSameEvents(a: EventPacket, b: EventPacket): void {
+  expect(b.length).toBe(a.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a.t[i] !== b.t[i] || a.x[i] !== b.x[i] || a.y[i] !== b.y[i] || a.p[i] !== b.p[i]) {
+      throw new Error(`event ${i} differs: ${tuples(a, [i])} vs ${tuples(b, [i])}`);
+    }
+  }
+}
+
+async function concatAll(it: AsyncIterable<EventPacket>): Promise<EventPacket> {
+  const parts: EventPacket[] = [];
+  for await (const pk of it) parts.push(pk);
+  return concatPackets(parts);
+}
+
+function setI64(b: Uint8Array, at: number, v: number): void {
+  const dv = new DataView(b.buffer, b.byteOffset);
+  const hi = Math.floor(v / 2 ** 32);
+  dv.setUint32(at, v - hi * 2 ** 32, true);
+  dv.setInt32(at + 4, hi, true);
+}
+
+/** Synthetic events: t rising by 0–9 µs from t0, x/y in the sensor. */
+function synth(n: number, t0 = 1_700_000_000_000_000, seed = 1): EventPacket {
+  const pk = allocPacket(n);
+  let t = t0;
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    t += s % 10;
+    pk.t[i] = t;
+    pk.x[i] = (s >>> 8) % 346;
+    pk.y[i] = (s >>> 17) % 260;
+    pk.p[i] = (s >>> 30) & 1;
+  }
+  pk.length = n;
+  return pk;
+}
+
+describe.skipIf(!SAMPLE)('AEDAT 4.0 reader on the real DVXplorer sample (shared/data README §1)', () => {
+  it('detects the format and reads the IOHeader, infoNode and streams', async () => {
+    const bytes = sampleBytes();
+    expect(bytes.length).toBe(949_253);
+    expect(aedat4Format.probe(bytes.subarray(0, 64), bytes.length)).toBe(1);
+    const h = parseAedat4IoHeader(bytes.subarray(18, 18 + 2316), 18);
+    expect(h.compression).toBe(1);
+    expect(h.dataTablePosition).toBe(945_243);
+    expect(h.infoNode.length).toBe(2267);
+    expect(new DataView(bytes.buffer).getUint32(14, true)).toBe(2316);
+    expect(String.fromCharCode(...bytes.subarray(22, 26))).toBe('IOHE');
+    const r = await open(bytes);
+    expect(r.info.format).toBe('aedat4');
+    expect(r.info.formatName).toBe('AEDAT 4.0');
+    expect(r.info.geometry).toEqual({ width: 320, height: 240 });
+    expect(r.info.camera).toBe('DVXplorer_DXB00010');
+    expect(r.info.dataOffset).toBe(2334);
+    expect(r.info.header.compression).toBe('LZ4');
+    expect(r.info.header.tsOffset).toBe('1605507430438338');
+    expect(r.streams.map((s) => [s.id, s.type, s.name])).toEqual([[0, 'EVTS', 'events'], [2, 'IMUS', 'imu'], [3, 'TRIG', 'triggers']]);
+    expect(r.streams[0].tsOffset).toBe(1605507430438338);
+    expect(r.info.streams).toEqual([
+      { id: 0, type: 'EVTS', name: 'events', packets: 59, elements: 111_954, geometry: { width: 320, height: 240 } },
+      { id: 2, type: 'IMUS', name: 'imu', packets: 59, elements: 475 },
+      { id: 3, type: 'TRIG', name: 'triggers', packets: 0, elements: 0 },
+    ]);
+    expect(r.warnings).toEqual([]);
+    await r.close();
+  });
+
+  it('uses the FileDataTable: 118 entries, ByteOffset = packet header + 8, first entry as documented', async () => {
+    const bytes = sampleBytes();
+    const r = await open(bytes);
+    expect(r.usedDataTable).toBe(true);
+    const ix = r.index;
+    expect(ix.count).toBe(118);
+    expect([ix.offset[0], ix.stream[0], ix.size[0], ix.elements[0], ix.tStart[0], ix.tEnd[0]])
+      .toEqual([2342, 0, 7949, 918, 1605537493718345, 1605537493728245]);
+    const dv = new DataView(bytes.buffer);
+    let evPackets = 0;
+    let imuPackets = 0;
+    let maxBody = 0;
+    for (let i = 0; i < ix.count; i++) {
+      // The 8-byte packet header sits right before ByteOffset and agrees with PacketInfo.
+      expect(dv.getInt32(ix.offset[i] - 8, true)).toBe(ix.stream[i]);
+      expect(dv.getInt32(ix.offset[i] - 4, true)).toBe(ix.size[i]);
+      if (ix.stream[i] === 0) evPackets++;
+      if (ix.stream[i] === 2) imuPackets++;
+      const body = lz4Decompress(bytes.subarray(ix.offset[i], ix.offset[i] + ix.size[i]), { maxOutput: 1 << 20 });
+      maxBody = Math.max(maxBody, body.length);
+    }
+    expect([evPackets, imuPackets]).toEqual([59, 59]);
+    expect(maxBody).toBe(48_320);
+    // Packets are interleaved: stream 0, 2, 0, 2, …
+    expect(Array.from(ix.stream.subarray(0, 6))).toEqual([0, 2, 0, 2, 0, 2]);
+    await r.close();
+  });
+
+  it('decodes every reference value: 111,954 events, first/last events, on, sums', async () => {
+    const r = await open(sampleBytes());
+    const all = await readAll(r);
+    const s = accumulateStats(emptyStats(), all);
+    expect(s.count).toBe(111_954);
+    expect(s.on).toBe(55_023);
+    expect([s.tFirst, s.tLast]).toEqual([1605537493718345, 1605537494308262]);
+    expect(s.tLast - s.tFirst).toBe(589_917);
+    expect([s.xMin, s.xMax, s.yMin, s.yMax]).toEqual([0, 319, 0, 239]);
+    expect(s.sumX).toBe(18_342_405);
+    expect(s.sumY).toBe(15_105_898);
+    expect(s.sumTMinusT0).toBe(31_685_685_498);
+    expect(s.monotonic).toBe(true);
+    expect(tuples(all, [0, 1, 2])).toEqual([
+      [1605537493718345, 154, 204, 0], [1605537493718348, 149, 206, 0], [1605537493718349, 148, 199, 1],
+    ]);
+    expect(tuples(all, [all.length - 2, all.length - 1])).toEqual([[1605537494308261, 90, 132, 0], [1605537494308262, 88, 237, 1]]);
+    expect(r.packetsRead).toBe(59);
+    await r.close();
+  });
+
+  it('reads IMU samples and (absent) triggers as typed arrays', async () => {
+    const r = await open(sampleBytes());
+    const imu = await readAedat4Imu(r);
+    expect(imu.length).toBe(475);
+    expect(imu.t[0]).toBe(1605537493718788);
+    expect(imu.temperature[0]).toBe(38.15234375);
+    expect([imu.accX[0], imu.accY[0], imu.accZ[0]]).toEqual([0.1263427734375, -0.9951171875, -0.39306640625]);
+    expect([imu.gyroX[0], imu.gyroY[0], imu.gyroZ[0]]).toEqual([0.4119872748851776, 0.0762939453125, -0.4119872748851776]);
+    expect([imu.magX[0], imu.magY[0], imu.magZ[0]]).toEqual([0, 0, 0]);
+    for (let i = 1; i < imu.length; i++) expect(imu.t[i]).toBeGreaterThanOrEqual(imu.t[i - 1]);
+    const part = await readAedat4Imu(r, { from: imu.t[100], to: imu.t[200] });
+    expect(part.length).toBe(100);
+    expect(part.t[0]).toBe(imu.t[100]);
+    const trig = await readAedat4Triggers(r);
+    expect(trig.length).toBe(0);
+    await r.close();
+  });
+
+  it('honours packetCapacity (bounded packets, same events)', async () => {
+    const bytes = sampleBytes();
+    const r = await openEvents(bytes, { packetCapacity: 500 });
+    let n = 0;
+    const parts: EventPacket[] = [];
+    for await (const pk of r.packets()) {
+      expect(pk.length).toBeLessThanOrEqual(500);
+      expect(pk.t.buffer.byteLength).toBeLessThanOrEqual(500 * 8);
+      n += pk.length;
+      parts.push(pk);
+    }
+    expect(n).toBe(111_954);
+    expectSameEvents(await readAll(await open(bytes)), concatPackets(parts));
+  });
+
+  it('interleaving IMU reads with event iteration does not disturb the events (shared decode buffer)', async () => {
+    const bytes = sampleBytes();
+    const want = await readAll(await open(bytes));
+    const r = (await openEvents(bytes, { packetCapacity: 100 })) as Aedat4Reader;
+    const imuT = Array.from((await readAedat4Imu(r)).t);
+    const parts: EventPacket[] = [];
+    let k = 0;
+    for await (const pk of r.packets()) {
+      parts.push(pk);
+      if (k++ % 50 === 0) expect((await readAedat4Imu(r, { to: pk.t[0] })).length).toBe(imuT.filter((t) => t < pk.t[0]).length);
+    }
+    expectSameEvents(want, concatPackets(parts));
+  });
+
+  it('seeks by time with the data table: exactly the events of the range, fewer packets read', async () => {
+    const bytes = sampleBytes();
+    const full = await readAll(await open(bytes));
+    const t0 = full.t[0];
+    for (const [from, to] of [[t0 + 200_000, t0 + 260_000], [t0 + 5, t0 + 9_000], [t0 + 589_000, Infinity], [-Infinity, t0 + 1000]]) {
+      const r = await open(bytes);
+      const got = await readAll(r, { from, to });
+      const want = await concatAll(filterRange((async function* () { yield copyPacket(full); })(), { from, to }));
+      expectSameEvents(want, got);
+      expect(got.length).toBeGreaterThan(0);
+      for (let i = 0; i < got.length; i++) expect(got.t[i] >= from && got.t[i] < to).toBe(true);
+      expect(r.packetsRead).toBeLessThan(59);
+      if (from === t0 + 200_000) expect(r.packetsRead).toBeLessThanOrEqual(8); // 60 ms of 10 ms packets (+ boundaries)
+    }
+    // An empty range reads nothing.
+    const r = await open(bytes);
+    expect((await readAll(r, { from: 0, to: 1 })).length).toBe(0);
+    expect(r.packetsRead).toBe(0);
+  });
+
+  it('walks packets when dataTablePosition is −1 (interrupted recording) and finds the same events', async () => {
+    const bytes = sampleBytes();
+    const want = await readAll(await open(bytes));
+    const h = parseAedat4IoHeader(bytes.subarray(18, 18 + 2316), 18);
+    const cut = bytes.slice(0, h.dataTablePosition); // no table at all
+    setI64(cut, h.dataTablePositionField, -1);
+    const r = await open(cut);
+    expect(r.usedDataTable).toBe(false);
+    expect(r.warnings).toEqual([]);
+    expect(r.index.count).toBe(118);
+    expect(r.info.streams[0].packets).toBe(59);
+    expectSameEvents(want, await readAll(r));
+    // Seeking still works (filtering every packet: no times without a table).
+    const t0 = want.t[0];
+    const part = await readAll(await open(cut), { from: t0 + 100_000, to: t0 + 150_000 });
+    expect(part.length).toBeGreaterThan(1000);
+    expect(part.t[0]).toBeGreaterThanOrEqual(t0 + 100_000);
+    // IMU too.
+    expect((await readAedat4Imu(r)).length).toBe(475);
+  });
+
+  it('falls back to walking when the data table is damaged or points outside the file', async () => {
+    const bytes = sampleBytes();
+    const want = await readAll(await open(bytes));
+    const damaged = bytes.slice();
+    damaged[945_243 + 20] ^= 0xff; // inside the compressed table
+    damaged[945_243 + 21] ^= 0xff;
+    const r = await open(damaged);
+    expect(r.usedDataTable).toBe(false);
+    expect(r.warnings.join(' ')).toMatch(/data table unusable/);
+    expectSameEvents(want, await readAll(r));
+    const beyond = bytes.slice();
+    setI64(beyond, parseAedat4IoHeader(bytes.subarray(18, 18 + 2316), 18).dataTablePositionField, 5_000_000);
+    const r2 = await open(beyond);
+    // Walking from the packets to EOF meets the table bytes, which do not parse as a packet header: stop there.
+    expect(r2.warnings.join(' ')).toMatch(/outside the packet area.*stopped walking packets at 945243/);
+    expectSameEvents(want, await readAll(r2));
+  });
+
+  it('a truncated file yields its valid prefix and a warning', async () => {
+    const bytes = sampleBytes();
+    const want = await readAll(await open(bytes));
+    for (const n of [500_000, 2400, 949_000]) {
+      const r = await open(bytes.slice(0, n));
+      const got = await readAll(r);
+      if (n === 949_000) {
+        // Cut inside the data table: every packet is intact, the table is not.
+        expectSameEvents(want, got);
+        expect(r.warnings.join(' ')).toMatch(/data table unusable/);
+        continue;
+      }
+      expect(got.length).toBeLessThan(want.length);
+      expectSameEvents(copyPacket(want, 0, got.length), got);
+      expect(r.warnings.join(' ')).toMatch(/cut short/);
+      if (n === 500_000) expect(got.length).toBeGreaterThan(50_000);
+    }
+  });
+
+  it('hostile headers give EventFormatError, never RangeError', async () => {
+    const bytes = sampleBytes();
+    const cases: [string, (b: Uint8Array) => void, RegExp][] = [
+      ['IOHeader length beyond EOF', (b) => new DataView(b.buffer).setUint32(14, 0x7fffffff, true), /IOHeader length/],
+      ['root offset beyond the header', (b) => new DataView(b.buffer).setUint32(18, 0xfffff, true), /outside/],
+      ['vtable offset wild', (b) => new DataView(b.buffer).setInt32(18 + 24, -0x7fffff, true), /vtable/],
+      ['infoNode string length huge', (b) => {
+        const dv = new DataView(b.buffer); // DV's layout: infoNode offset field at table + 8 = IOHeader byte 32
+        dv.setUint32(18 + 32 + dv.getUint32(18 + 32, true), 0x7ffffff0, true);
+      }, /string of \d+ bytes exceeds/],
+      ['compression 9', (b) => new DataView(b.buffer).setInt32(18 + 28, 9, true), /compression/],
+      ['XML broken', (b) => { b[Buffer.from(b).indexOf('</attr>') + 5] = 0x58; }, /infoNode XML at character \d+: <\/attX> does not close <attr>/],
+      ['version 5', (b) => { b[11] = 0x35; }, /version line/],
+    ];
+    for (const [what, mutate, re] of cases) {
+      const b = bytes.slice();
+      mutate(b);
+      await expect(aedat4Format.open(new MemoryByteSource(b), {}), what)
+        .rejects.toThrow(re);
+      try {
+        await aedat4Format.open(new MemoryByteSource(b), {});
+      } catch (e) {
+        expect(e, what).toBeInstanceOf(EventFormatError);
+      }
+    }
+    // A packet whose body is garbage: typed error while iterating.
+    const b = bytes.slice();
+    b.fill(0x55, 2342 + 20, 2342 + 200);
+    const r = await open(b);
+    await expect(readAll(r)).rejects.toBeInstanceOf(EventFormatError);
+  });
+
+  it('fuzz (shared harness): ≥ 2000 mutated files decode or fail with EventFormatError', async () => {
+    const bytes = sampleBytes();
+    // Small samples keep each case quick: the real file cut after its first 6 packets + a valid table written by
+    // us, and our own LZ4 / ZSTD / uncompressed files (table, linked-frame-free) of a few thousand events.
+    const head = await readAll(await open(bytes), { to: 1605537493718345 + 30_000 });
+    const g = { width: 320, height: 240 };
+    const samples = [
+      encodeAedat4(head, { geometry: g, compression: 'lz4', maxPacketIntervalUs: 5000 }),
+      encodeAedat4(synth(3000), { geometry: { width: 346, height: 260 }, compression: 'zstd', eventsPerPacket: 700 }),
+      encodeAedat4(synth(1500), { geometry: { width: 346, height: 260 }, compression: 'none', eventsPerPacket: 400 }),
+      bytes.slice(0, 40_000), // real DV packets (linked LZ4 frames), no table: walked
+    ];
+    const res = await fuzzReader({ format: 'aedat4', samples, mutations: 2100, seed: 4 });
+    expect(res.cases).toBeGreaterThanOrEqual(2000);
+    expect(res.ok).toBeGreaterThan(100);
+    expect(res.typedErrors).toBeGreaterThan(100);
+  }, 600_000);
+});
+
+describe('AEDAT 4.0 event struct unpacking', () => {
+  it('native and TS unpack agree, at aligned and unaligned positions, incl. negative and 2^32-crossing times', () => {
+    const n = 1000;
+    const raw = new Uint8Array(16 * n + 3);
+    for (const shift of [0, 1, 2, 3]) {
+      const v = new DataView(raw.buffer, shift);
+      const times = [0, -5, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -(2 ** 40)];
+      for (let i = 0; i < n; i++) {
+        const t = i < times.length ? times[i] : 1605537493718345 + i * 7;
+        setI64(new Uint8Array(raw.buffer, shift), 16 * i, t);
+        v.setInt16(16 * i + 8, (i * 31) % 640, true);
+        v.setInt16(16 * i + 10, (i * 17) % 480, true);
+        v.setUint8(16 * i + 12, i % 3 === 0 ? 1 : i % 3 === 1 ? 0 : 7); // any non-zero byte is ON
+      }
+      const a = allocPacket(n);
+      const b = allocPacket(n);
+      unpackAedat4Events(raw, shift, n, a.x, a.y, a.t, a.p, true);
+      unpackAedat4Events(raw, shift, n, b.x, b.y, b.t, b.p);
+      a.length = b.length = n;
+      expectSameEvents(a, b);
+      expect(Array.from(a.t.subarray(0, 6))).toEqual([0, -5, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -(2 ** 40)]);
+      expect(Array.from(a.p.subarray(0, 3))).toEqual([1, 0, 1]);
+      expect([a.x[999], a.y[999]]).toEqual([(999 * 31) % 640, (999 * 17) % 480]);
+    }
+  });
+});
+
+describe('infoNode XML', () => {
+  it('parses DV trees with declarations, comments, entities, self-closing tags, and round-trips writeDvXml', () => {
+    const xml = `<?xml version="1.0"?>\r\n<!-- c --><dv version="2.0"><node name="outInfo" path="/a/"><node name="7" path="/a/7/">
+      <attr key="typeIdentifier" type="string">EVTS</attr><attr key="typeDescription" type="string">a &lt;b&gt; &amp; &#65;&#x42;</attr>
+      <attr key="empty" type="string"/><node name="info" path="/a/7/info/"><attr key="sizeX" type="int">640</attr></node></node></node></dv>`;
+    const root = parseDvXml(xml);
+    const out = root.children[0];
+    expect(out.name).toBe('outInfo');
+    const s = out.children[0];
+    expect(s.attrs.get('typeDescription')).toEqual({ type: 'string', value: 'a <b> & AB' });
+    expect(s.attrs.get('empty')?.value).toBe('');
+    expect(s.children[0].attrs.get('sizeX')).toEqual({ type: 'int', value: '640' });
+    const again = parseDvXml(writeDvXml(root));
+    expect(again.children[0].children[0].attrs).toEqual(s.attrs);
+  });
+
+  it('rejects malformed XML with a position', () => {
+    for (const bad of ['<dv><node name="a"></dv>', '<dv><attr key="k">x</dv>', '<dv>', 'text', '<dv></dv><dv></dv>', '<dv><node name="a" path=></node></dv>']) {
+      expect(() => parseDvXml(bad), bad).toThrow(/infoNode XML at character \d+/);
+    }
+    const deep = '<dv>' + '<node name="n">'.repeat(100) + '</node>'.repeat(100) + '</dv>';
+    expect(() => parseDvXml(deep)).toThrow(/nesting/);
+  });
+});
