@@ -18,7 +18,7 @@
 import type { EventPacket, SensorGeometry } from '../packet.ts';
 import type { EventFormat } from '../reader.ts';
 import type { RawCounters, RawReaderOptions, WordDecoder } from './prophesee-raw.ts';
-import { emptyCounters, openRaw, probeRaw, rawEvtVersion } from './prophesee-raw.ts';
+import { emptyCounters, popcount, openRaw, probeRaw, rawEvtVersion } from './prophesee-raw.ts';
 
 const TWO_34 = 2 ** 34;
 /** Half the TIME_HIGH range: a backward jump larger than this is the 34-bit clock looping. */
@@ -100,13 +100,6 @@ export class Evt2Decoder implements WordDecoder<Uint32Array> {
     this.counters.otherWords += other;
     return i;
   }
-}
-
-/** Number of set bits of a 32-bit value. */
-function popcount(v: number): number {
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /**

@@ -25,17 +25,11 @@
 import type { EventPacket, SensorGeometry } from '../packet.ts';
 import type { EventFormat } from '../reader.ts';
 import type { RawCounters, RawReaderOptions, WordDecoder } from './prophesee-raw.ts';
-import { emptyCounters, openRaw, probeRaw } from './prophesee-raw.ts';
+import { emptyCounters, popcount, openRaw, probeRaw } from './prophesee-raw.ts';
 
 const TWO_24 = 2 ** 24;
 /** Half the TIME_HIGH range, in TIME_HIGH units: a larger backward jump is a loop of the 24-bit clock. */
 const LOOP_THRESHOLD = 2048;
-
-function popcount(v: number): number {
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
 
 /**
  * The EVT 3.0 word decoder, state carried across chunks (and across a packet filling up mid-vector). Usable

@@ -318,3 +318,10 @@ export async function openRaw<W extends Uint16Array | Uint32Array>(
     close: () => src.close(),
   };
 }
+
+/** Number of set bits of a 32-bit value (EVT 2.1 / 3.0 vector masks). */
+export function popcount(v: number): number {
+  v = v - ((v >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
