@@ -1,0 +1,112 @@
+/**
+ * `egru eval` end to end: a tiny model trained by the real training loop on the DVS128-Gesture-layout fixture,
+ * then evaluated by the CLI run as a child process.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runTraining } from '../../../core/train/loop.ts';
+import '../../../core/train/datasets/event-dirs.ts'; // registers the dataset-folder loaders in this process
+import { gesturePreprocessing } from '../../../core/train/datasets/preprocess.ts';
+import { readBundleMeta } from '../../../core/model/bundle.ts';
+import { expectedWindows, makeGestureFixture } from '../../helpers/gesture-fixture.ts';
+import type { GestureFixture } from '../../helpers/gesture-fixture.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const EGRU = path.join(ROOT, 'bin', 'egru.mjs');
+
+function egru(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [EGRU, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const PREP = gesturePreprocessing({ frame: { width: 16, height: 16 }, binUs: 10_000, windowUs: 100_000 });
+
+let tmp = '';
+let fx: GestureFixture;
+let bundle = '';
+let cacheDir = '';
+
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'egru-eval-'));
+  fx = await makeGestureFixture(path.join(tmp, 'data'), { classes: [0, 3, 6, 9], eventsPerMs: 4 });
+  bundle = path.join(tmp, 'model');
+  cacheDir = path.join(tmp, 'cache');
+  await runTraining({
+    dataset: { kind: 'dir', options: { path: fx.dir, preprocessing: PREP, cacheDir } },
+    out: bundle,
+    model: { hiddenSizes: [16] },
+    epochs: 2,
+    batchSize: 16,
+    lr: 3e-3,
+    valFraction: 0.34,
+    seed: 5,
+  });
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('egru eval', () => {
+  it('prints consistent JSON for the test split: keys, confusion, per-class and accuracy agree', async () => {
+    const r = await egru(['eval', bundle, fx.dir, '--json', '--cache-dir', cacheDir]);
+    expect(r.stderr).toMatch(/evaluating \[#+\] \d+\/\d+/);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout) as Record<string, any>;
+    for (const k of ['accuracy', 'activity', 'per_class', 'confusion', 'mac_reduction', 'windows', 'classes', 'split']) expect(j).toHaveProperty(k);
+    expect(j.split).toBe('test');
+    const want = expectedWindows(fx.trials, fx.windowUs, 'test');
+    expect(j.windows).toBe(want.total);
+    const conf = j.confusion as number[][];
+    expect(conf.length).toBe(11);
+    expect(conf.every((row) => row.length === 11)).toBe(true);
+    const total = conf.flat().reduce((a, v) => a + v, 0);
+    const diag = conf.reduce((a, row, k) => a + row[k], 0);
+    expect(total).toBe(j.windows);
+    expect(j.accuracy).toBeCloseTo(diag / total, 12);
+    expect(conf.map((row) => row.reduce((a, v) => a + v, 0))).toEqual(want.perClass);
+    for (const c of j.per_class as { class: number; support: number; correct: number; accuracy: number | null }[]) {
+      expect(c.support).toBe(want.perClass[c.class]);
+      expect(c.correct).toBe(conf[c.class][c.class]);
+      expect(c.accuracy).toBe(c.support > 0 ? c.correct / c.support : null);
+    }
+    expect(j.activity).toBeGreaterThan(0);
+    expect(j.activity).toBeLessThan(1);
+    expect(j.mac_reduction).toBeGreaterThanOrEqual(1);
+    expect(j.mac_reduction).toBeCloseTo(j.macs.dense / j.macs.executed, 9);
+  });
+
+  it('evaluates the validation users (as training split them), the training remainder and everything', async () => {
+    const meta = await readBundleMeta(bundle);
+    expect(meta.preprocessing).toEqual(PREP);
+    const run = async (split: string) => JSON.parse((await egru(['eval', bundle, fx.dir, '--json', '--split', split, '--cache-dir', cacheDir])).stdout) as { windows: number };
+    const [val, train, all] = [await run('val'), await run('train'), await run('all')];
+    const tr = expectedWindows(fx.trials, fx.windowUs, 'train').total;
+    const te = expectedWindows(fx.trials, fx.windowUs, 'test').total;
+    expect(val.windows + train.windows).toBe(tr);
+    expect(val.windows).toBeGreaterThan(0);
+    expect(all.windows).toBe(tr + te);
+  });
+
+  it('prints a readable table without --json and refuses bad arguments', async () => {
+    const r = await egru(['eval', bundle, fx.dir, '--cache-dir', cacheDir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/accuracy\s+\d+\.\d%/);
+    expect(r.stdout).toMatch(/confusion \(rows: true class/);
+    expect((await egru(['eval', bundle])).code).toBe(2);
+    expect((await egru(['eval', bundle, fx.dir, '--split', 'dev'])).code).toBe(2);
+    const missing = await egru(['eval', path.join(tmp, 'nope'), fx.dir]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/model\.json|no such file/);
+  });
+});
