@@ -14,13 +14,52 @@
     },
     {
       "target_name": "egru_native",
-      "sources": ["core/egru/native/egru_native.cc"],
+      "sources": ["core/egru/native/egru_native.cc", "core/egru/native/egru_pool.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti"],
+      "dependencies": ["egru_isa_generic"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", {
+          "defines": ["EGRU_X86"],
+          "dependencies": ["egru_isa_avx2", "egru_isa_avx512"]
+        }]
+      ],
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"] },
       "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/O2", "/std:c++17"] } }
+    },
+    {
+      "target_name": "egru_isa_generic",
+      "type": "static_library",
+      "sources": ["core/egru/native/egru_isa_generic.cc"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fPIC", "-ffp-contract=fast"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-ffp-contract=fast"] }
+    },
+    {
+      "target_name": "egru_isa_avx2",
+      "type": "static_library",
+      "sources": ["core/egru/native/egru_isa_avx2.cc"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fPIC", "-ffp-contract=fast"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", {
+          "cflags_cc": ["-mavx2", "-mfma"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-ffp-contract=fast", "-mavx2", "-mfma"] }
+        }]
+      ]
+    },
+    {
+      "target_name": "egru_isa_avx512",
+      "type": "static_library",
+      "sources": ["core/egru/native/egru_isa_avx512.cc"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-fPIC", "-ffp-contract=fast"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", {
+          "cflags_cc": ["-mavx2", "-mfma", "-mavx512f", "-mprefer-vector-width=512"],
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-ffp-contract=fast", "-mavx2", "-mfma",
+                                                       "-mavx512f"] }
+        }]
+      ]
     }
   ]
 }

@@ -1,4 +1,315 @@
-// PLACEHOLDER: EGRU kernels — being implemented.
+// N-API binding of the EGRU kernels: one call per sequence (forward or backward), all buffers allocated by
+// the caller (core/egru/native.ts), the ISA-specific kernel chosen at load time (EGRU_ISA overrides) and the
+// thread count from EGRU_THREADS (default: hardware threads). Arguments are checked here as well as in
+// TypeScript: a wrong length must give a JS error, never an out-of-bounds write.
 #include <napi.h>
-static Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <string>
+
+#include "egru_kernels.h"
+#include "egru_pool.h"
+
+namespace {
+
+using egru::BwdArgs;
+using egru::FwdArgs;
+
+struct Isa {
+  const char* name;
+  egru::ForwardFn forward;
+  egru::BackwardFn backward;
+  bool (*supported)();
+};
+
+bool always() { return true; }
+#if defined(EGRU_X86)
+bool hasAvx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+bool hasAvx512() {
+  __builtin_cpu_init();
+  return hasAvx2() && __builtin_cpu_supports("avx512f");
+}
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define EGRU_HAVE_KERNELS 1
+#endif
+
+#if defined(EGRU_HAVE_KERNELS)
+const Isa kIsas[] = {
+#if defined(EGRU_X86)
+    {"avx512", egru::avx512::forward, egru::avx512::backward, hasAvx512},
+    {"avx2", egru::avx2::forward, egru::avx2::backward, hasAvx2},
+#endif
+    {"generic", egru::generic::forward, egru::generic::backward, always},
+};
+#else
+const Isa kIsas[] = {{"none", nullptr, nullptr, always}};  // e.g. MSVC: no vector extensions, no kernels
+#endif
+constexpr int kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
+
+const Isa* gIsa = nullptr;
+int gThreads = 1;
+
+const Isa* findIsa(const std::string& name) {
+  for (const Isa& i : kIsas)
+    if (name == i.name && i.supported()) return &i;
+  return nullptr;
+}
+
+void initConfig() {
+  for (const Isa& i : kIsas)
+    if (i.supported()) {
+      gIsa = &i;
+      break;
+    }
+  if (const char* e = getenv("EGRU_ISA")) {
+    if (const Isa* i = findIsa(e)) gIsa = i;  // unknown/unsupported: keep the best (isa() tells which runs)
+  }
+  gThreads = egru::hardwareThreads();
+  if (const char* e = getenv("EGRU_THREADS")) {
+    const int n = atoi(e);
+    if (n >= 1 && n <= 256) gThreads = n;
+  }
+}
+
+/** Collects argument errors; the first one is thrown as a JS TypeError/RangeError. */
+struct Reader {
+  Reader(Napi::Env e, Napi::Object o) : env(e), obj(o) {}
+  Napi::Env env;
+  Napi::Object obj;
+  std::string error;
+  bool range = false;
+
+  bool fail(const std::string& msg, bool isRange) {
+    if (error.empty()) {
+      error = msg;
+      range = isRange;
+    }
+    return false;
+  }
+  int integer(const char* key) {
+    Napi::Value v = obj.Get(key);
+    if (!v.IsNumber()) return fail(std::string("EGRU native: ") + key + " must be a number", false), 0;
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 2147483647.0) || d != (double)(int64_t)d)
+      return fail(std::string("EGRU native: ") + key + " must be a non-negative integer", true), 0;
+    return (int)d;
+  }
+  double number(const char* key) {
+    Napi::Value v = obj.Get(key);
+    if (!v.IsNumber()) return fail(std::string("EGRU native: ") + key + " must be a number", false), 0;
+    return v.As<Napi::Number>().DoubleValue();
+  }
+  bool boolean(const char* key) { return obj.Get(key).ToBoolean().Value(); }
+  template <class T>
+  T* array(const char* key, napi_typedarray_type type, size_t len, bool optional) {
+    Napi::Value v = obj.Get(key);
+    if (v.IsUndefined() || v.IsNull()) {
+      if (!optional) fail(std::string("EGRU native: ") + key + " is missing", false);
+      return nullptr;
+    }
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+      return fail(std::string("EGRU native: ") + key + " has the wrong array type", false), nullptr;
+    Napi::TypedArray ta = v.As<Napi::TypedArray>();
+    if (ta.ElementLength() != len)
+      return fail(std::string("EGRU native: ") + key + " has " + std::to_string(ta.ElementLength()) +
+                      " elements, expected " + std::to_string(len),
+                  true),
+             nullptr;
+    Napi::ArrayBuffer ab = ta.ArrayBuffer();
+    return reinterpret_cast<T*>(static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset());
+  }
+  float* f32(const char* key, size_t len, bool optional = false) {
+    return array<float>(key, napi_float32_array, len, optional);
+  }
+  double* f64(const char* key, size_t len) { return array<double>(key, napi_float64_array, len, false); }
+  Napi::Value throwIfFailed() {
+    if (error.empty()) return Napi::Value();
+    if (range) Napi::RangeError::New(env, error).ThrowAsJavaScriptException();
+    else Napi::TypeError::New(env, error).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+};
+
+int threadsFor(int N, int H) {
+  if (N <= 1) return 1;  // one sample: a step is ~10 µs of work, a barrier per step would not pay
+  int nt = gThreads;
+  const int panels = H / 16 > 0 ? H / 16 : 1;
+  return nt < panels ? nt : panels;
+}
+
+bool dimsOk(Reader& rd, int T, int N, int C, int H) {
+  const double tnh = (double)T * N * H, tnc = (double)T * N * C, hh = 3.0 * H * ((double)H + C);
+  if (tnh > 1.0e9 || tnc > 2.0e9 || hh > 1.0e9) return rd.fail("EGRU native: shape too large", true);
+  return true;
+}
+
+int zoneMode(Reader& rd, float& p) {
+  p = (float)rd.number("zoneout");
+  if (!(p >= 0 && p < 1)) return rd.fail("EGRU native: zoneout must be in [0, 1)", true), 0;
+  if (p == 0) return egru::kZoneNone;
+  return rd.boolean("training") ? egru::kZoneMask : egru::kZoneEval;
+}
+
+Napi::Value Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "EGRU native forward: expected one argument object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Reader rd(env, info[0].As<Napi::Object>());
+  FwdArgs a{};
+  a.T = rd.integer("T");
+  a.N = rd.integer("N");
+  a.C = rd.integer("C");
+  a.H = rd.integer("H");
+  if (!rd.error.empty() || !dimsOk(rd, a.T, a.N, a.C, a.H)) return rd.throwIfFailed();
+  const size_t T = a.T, N = a.N, C = a.C, H = a.H, TNH = T * N * H;
+  a.gamma = (float)rd.number("gamma");
+  a.eps = (float)rd.number("eps");
+  a.sparse = rd.boolean("sparse");
+  a.x = rd.f32("x", T * N * C);
+  a.W = rd.f32("W", C * 3 * H);
+  a.Rk = rd.f32("Rk", H * 3 * H);
+  a.bx = rd.f32("bx", 3 * H);
+  a.br = rd.f32("br", 3 * H);
+  a.theta = rd.f32("theta", H);
+  a.y0 = rd.f32("y0", N * H, true);
+  a.zmode = zoneMode(rd, a.zoneout);
+  if (a.zmode == egru::kZoneMask) {
+    a.mask = rd.array<uint8_t>("mask", napi_uint8_array, TNH, false);
+  }
+  a.y = rd.f32("y", TNH);
+  a.c = rd.f32("c", TNH);
+  a.o = rd.f32("o", TNH);
+  a.tr = rd.f32("tr", TNH);
+  a.u = rd.f32("u", TNH, true);
+  if (a.u) {
+    a.r = rd.f32("r", TNH);
+    a.g = rd.f32("g", TNH);
+    a.qG = rd.f32("qG", TNH);
+    a.s = rd.f32("s", TNH);
+  }
+  a.macsExec = rd.f64("macsExec", T);
+  a.macsDense = rd.f64("macsDense", T);
+  a.activity = rd.f64("activity", T);
+  if (!rd.error.empty()) return rd.throwIfFailed();
+  const egru::Par par = egru::makePar(threadsFor(a.N, a.H));
+  egru::lockScratch();  // one kernel call at a time per process (worker threads share the buffers)
+  const int rc = gIsa->forward(a, par);
+  egru::unlockScratch();
+  if (rc != 0) {
+    Napi::RangeError::New(env, "EGRU native forward: out of memory for work buffers").ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "EGRU native backward: expected one argument object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Reader rd(env, info[0].As<Napi::Object>());
+  BwdArgs a{};
+  a.T = rd.integer("T");
+  a.N = rd.integer("N");
+  a.C = rd.integer("C");
+  a.H = rd.integer("H");
+  if (!rd.error.empty() || !dimsOk(rd, a.T, a.N, a.C, a.H)) return rd.throwIfFailed();
+  const size_t T = a.T, N = a.N, C = a.C, H = a.H, TNH = T * N * H;
+  a.gamma = (float)rd.number("gamma");
+  a.eps = (float)rd.number("eps");
+  a.sparse = rd.boolean("sparse");
+  a.x = rd.f32("x", T * N * C);
+  a.W = rd.f32("W", C * 3 * H);
+  a.Rk = rd.f32("Rk", H * 3 * H);
+  a.theta = rd.f32("theta", H);
+  a.y0 = rd.f32("y0", N * H, true);
+  a.zmode = zoneMode(rd, a.zoneout);
+  if (a.zmode == egru::kZoneMask) a.mask = rd.array<uint8_t>("mask", napi_uint8_array, TNH, false);
+  a.y = rd.f32("y", TNH);
+  a.c = rd.f32("c", TNH);
+  a.o = rd.f32("o", TNH);
+  a.u = rd.f32("u", TNH);
+  a.r = rd.f32("r", TNH);
+  a.g = rd.f32("g", TNH);
+  a.qG = rd.f32("qG", TNH);
+  a.s = rd.f32("s", TNH);
+  a.dy = rd.f32("dy", TNH, true);
+  a.dc = rd.f32("dc", TNH, true);
+  a.do_ = rd.f32("do", TNH, true);
+  a.dtr = rd.f32("dtr", TNH, true);
+  a.dW = rd.f32("dW", C * 3 * H);
+  a.dRk = rd.f32("dRk", H * 3 * H);
+  a.dbx = rd.f32("dbx", 3 * H);
+  a.dbr = rd.f32("dbr", 3 * H);
+  a.dtheta = rd.f32("dtheta", H);
+  a.dY0 = rd.f32("dY0", N * H);
+  a.dX = rd.f32("dX", T * N * C, true);
+  a.macsExec = rd.f64("macsExec", T);
+  a.macsDense = rd.f64("macsDense", T);
+  a.bwdSparsity = rd.f64("bwdSparsity", T);
+  if (!rd.error.empty()) return rd.throwIfFailed();
+  const egru::Par par = egru::makePar(threadsFor(a.N, a.H));
+  egru::lockScratch();
+  const int rc = gIsa->backward(a, par);
+  egru::unlockScratch();
+  if (rc != 0) {
+    Napi::RangeError::New(env, "EGRU native backward: out of memory for work buffers").ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+Napi::Value GetIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gIsa->name); }
+
+Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
+  Napi::Array out = Napi::Array::New(info.Env());
+  uint32_t k = 0;
+  for (const Isa& i : kIsas)
+    if (i.supported()) out.Set(k++, Napi::String::New(info.Env(), i.name));
+  return out;
+}
+
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) return Napi::Boolean::New(info.Env(), false);
+  const Isa* i = findIsa(info[0].As<Napi::String>().Utf8Value());
+  if (i) gIsa = i;
+  return Napi::Boolean::New(info.Env(), i != nullptr);
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), gThreads); }
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() >= 1 && info[0].IsNumber()) {
+    const int n = info[0].As<Napi::Number>().Int32Value();
+    if (n >= 1 && n <= 256) gThreads = n;
+  }
+  return Napi::Number::New(info.Env(), gThreads);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  initConfig();
+  (void)kNumIsas;
+#if !defined(EGRU_HAVE_KERNELS)
+  return exports;  // core/egru/native.ts then reports the addon as a placeholder build
+#endif
+  exports.Set("forward", Napi::Function::New(env, Forward));
+  exports.Set("backward", Napi::Function::New(env, Backward));
+  exports.Set("isa", Napi::Function::New(env, GetIsa));
+  exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa));
+  exports.Set("threads", Napi::Function::New(env, GetThreads));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  return exports;
+}
+
+}  // namespace
+
 NODE_API_MODULE(egru_native, Init)

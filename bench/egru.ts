@@ -1,0 +1,408 @@
+/**
+ * `npm run bench:egru [-- --quick] [-- --json] [-- --H=512]` — EGRU layer speed: native sparse vs native dense vs the
+ * TypeScript reference vs a tfjs-wasm GRU vs PyTorch `nn.GRU` (when `/usr/bin/python3 -c "import torch"` works).
+ *
+ * Workload (perf-notes §2-§3): C = 2048 inputs (32×32×2 frames) at input density 5 % / 100 %, H ∈ {256, 512,
+ * 1024}, T = 100, N ∈ {1, 16}, activity ∈ {100, 50, 20, 10, 5} % reached by calibrating one threshold θ per
+ * run (γ = 0.7, ε = 1.7). Times are medians of ≥ 5 runs, implementations interleaved so that noise on a
+ * shared machine hits them alike; every ratio is taken inside this one run.
+ *
+ * Conventions:
+ * - fwd = inference forward (no cache); fwd+bwd = training forward (cache kept) + BPTT with a dense upstream
+ *   gradient on y, WITHOUT the input gradient x̄ (a first layer fed by camera frames does not need it; torch is
+ *   run the same way: x.requires_grad = False).
+ * - Effective GFLOP/s = dense-GRU FLOPs / time: fwd 2·T·N·3H·(C+H), bwd (no x̄) 2·T·N·3H·(C+2H). So a sparse
+ *   kernel may show more than the machine's peak: that is the point.
+ * - The dense GRUs (tfjs, torch) do not depend on activity or input density: measured once per (H, N).
+ * - The TypeScript reference (float64 maths, plain loops) is measured only where it finishes in reasonable
+ *   time: N = 1, H ≤ 512, 2 runs (1 with --quick). tfjs-wasm (hand-written BPTT, explicit transposes) is skipped
+ *   at H = 1024, N = 16 (minutes per run) and runs 3 times (2 at H = 1024; 1 with --quick, N = 1 only).
+ * - Native 2-thread figures are for N = 16 only: one sample runs on one thread (a barrier per step does not pay).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadNativeEgru, nativeEgruUnavailableReason, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
+import { referenceKernel } from '../core/egru/reference.ts';
+import type { EgruKernel, EgruLayerParams } from '../core/egru/types.ts';
+import { Rng } from '../core/util/rng.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const JSON_OUT = args.includes('--json');
+const PEAK = args.indexOf('--peak-child');
+
+const C = 2048;
+const T = 100;
+const GAMMA = 0.7;
+const EPS = 1.7;
+
+interface Row {
+  impl: 'native-sparse' | 'native-dense' | 'reference' | 'tfjs-wasm' | 'torch';
+  threads: number;
+  H: number;
+  N: number;
+  activity: number;
+  input_density: number;
+  backward_sparsity: number | null;
+  fwd_ms: number | null;
+  fwd_bwd_ms: number | null;
+  gflops: number | null;
+  gflops_fwd_bwd: number | null;
+  runs: number;
+}
+
+const log = (s: string): void => {
+  if (!JSON_OUT) console.log(s);
+  else console.error(s);
+};
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
+}
+
+function fwdFlops(H: number, N: number): number {
+  return 2 * T * N * 3 * H * (C + H);
+}
+function bwdFlops(H: number, N: number): number {
+  return 2 * T * N * 3 * H * (C + 2 * H);
+}
+
+function makeParams(H: number, seed: number): EgruLayerParams<Float32Array> {
+  const rng = new Rng(seed);
+  const normal = (n: number, std: number): Float32Array => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = rng.normal(0, std);
+    return a;
+  };
+  // EvNN init (spec §2): xavier_normal over [in, 3H]; biases zero; θ set by calibration.
+  return {
+    inputSize: C,
+    hiddenSize: H,
+    kernel: normal(C * 3 * H, Math.sqrt(2 / (C + 3 * H))),
+    recurrentKernel: normal(H * 3 * H, Math.sqrt(2 / (H + 3 * H))),
+    bias: new Float32Array(3 * H),
+    recurrentBias: new Float32Array(3 * H),
+    theta: new Float32Array(H),
+    gamma: GAMMA,
+    eps: EPS,
+  };
+}
+
+/** Event frames: a fraction `density` of the T·N·C inputs non-zero (counts 1-3, scaled like normalised frames). */
+function makeInput(N: number, density: number, seed: number, steps = T): Float32Array {
+  const rng = new Rng(seed);
+  const x = new Float32Array(steps * N * C);
+  for (let i = 0; i < x.length; i++) if (density >= 1 || rng.next() < density) x[i] = (1 + rng.int(3)) * 0.5;
+  return x;
+}
+
+/** Sets one threshold for all units so that the measured activity (mean o) hits `target` (bisection). */
+function calibrate(kernel: EgruKernel<Float32Array>, p: EgruLayerParams<Float32Array>, N: number, density: number, target: number): void {
+  if (target >= 1) {
+    p.theta.fill(-50); // ĉ ∈ (−1, ∞) after the first step: every unit fires every step
+    return;
+  }
+  const Nc = Math.max(N, 4);
+  const Tc = 40;
+  const x = makeInput(Nc, density, 99, Tc);
+  let lo = -2;
+  let hi = 2;
+  for (let it = 0; it < 18; it++) {
+    const mid = 0.5 * (lo + hi);
+    p.theta.fill(mid);
+    const f = kernel.forward(p, x, Tc, Nc);
+    const act = f.macs.activity.reduce((s, v) => s + v, 0) / Tc;
+    if (act > target) lo = mid;
+    else hi = mid;
+  }
+  p.theta.fill(0.5 * (lo + hi));
+}
+
+interface Timing {
+  fwd: number[];
+  fwdBwd: number[];
+  activity: number;
+  bsp: number;
+}
+
+function timeKernel(k: EgruKernel<Float32Array>, p: EgruLayerParams<Float32Array>, x: Float32Array, N: number, dy: Float32Array, tm: Timing, bwd: boolean): void {
+  let t0 = performance.now();
+  const f = k.forward(p, x, T, N, { keepCache: false });
+  tm.fwd.push(performance.now() - t0);
+  tm.activity = f.macs.activity.reduce((s, v) => s + v, 0) / T;
+  if (!bwd) return;
+  t0 = performance.now();
+  const ft = k.forward(p, x, T, N, { training: true });
+  const opts: NativeBackwardOptions = { training: true, inputGrad: false };
+  const g = k.backward(p, x, ft, { dy }, opts);
+  tm.fwdBwd.push(performance.now() - t0);
+  tm.bsp = g.macs.backwardSparsity.reduce((s, v) => s + v, 0) / T;
+}
+
+// ------------------------------------------------------------------------------------------------
+// tfjs-wasm GRU (cuDNN/PyTorch "reset-after" GRU, same FLOPs as EGRU-dense). Its matMul gradient uses explicit
+// tf.transpose: matMul with transposeA/B is 10-50x slower on wasm (perf-notes §0 trap 2).
+type Tf = typeof import('@tensorflow/tfjs-core');
+let tfPromise: Promise<Tf | null> | null = null;
+async function loadTf(): Promise<Tf | null> {
+  tfPromise ??= (async () => {
+    try {
+      const tf = await import('@tensorflow/tfjs-core');
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const dist = path.join(here, '..', 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist') + path.sep;
+      wasm.setWasmPaths(dist);
+      const ok = await tf.setBackend('wasm');
+      if (!ok) return null;
+      await tf.ready();
+      return tf;
+    } catch (e) {
+      log(`tfjs-wasm unavailable: ${(e as Error).message}`);
+      return null;
+    }
+  })();
+  return tfPromise;
+}
+
+async function timeTfjs(tf: Tf, H: number, N: number, runs: number): Promise<{ fwd: number; fwdBwd: number }> {
+  const rng = new Rng(5);
+  const rand = (shape: number[], std: number) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = rng.normal(0, std);
+    return tf.tensor(a, shape);
+  };
+  const W = (rand([C, 3 * H], Math.sqrt(2 / (C + 3 * H))));
+  const R = (rand([H, 3 * H], Math.sqrt(2 / (4 * H))));
+  const bx = tf.zeros([3 * H]);
+  const br = tf.zeros([3 * H]);
+  const x = tf.tensor(makeInput(N, 0.05, 3), [T * N, C]);
+  const dy = rand([T, N, H], 1);
+  // Forward of the GRU; with `keep`, the per-step values its backward needs.
+  const forward = (keep: boolean) => {
+    const a = tf.reshape(tf.add(tf.matMul(x, W), bx), [T, N, 3 * H]);
+    let h: any = tf.zeros([N, H]);
+    const hs: any[] = [];
+    const saved: any[] = [];
+    for (let t = 0; t < T; t++) {
+      const at = tf.reshape(tf.slice(a, [t, 0, 0], [1, N, 3 * H]), [N, 3 * H]);
+      const q = tf.add(tf.matMul(h, R), br);
+      const [aU, aR, aG] = tf.split(at, 3, 1);
+      const [qU, qR, qG] = tf.split(q, 3, 1);
+      const z = tf.sigmoid(tf.add(aU, qU));
+      const r = tf.sigmoid(tf.add(aR, qR));
+      const n = tf.tanh(tf.add(aG, tf.mul(r, qG)));
+      if (keep) saved.push({ hPrev: h, z, r, n, qG });
+      h = tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), n));
+      hs.push(h);
+    }
+    return { hs, saved };
+  };
+  // Hand-written BPTT (tfjs autograd would use matMul with transposeA/B, 10-50x slower on wasm: perf-notes
+  // trap 2); every transpose is an explicit tf.transpose and every product a plain NN matMul.
+  const backward = (saved: any[]) => {
+    const RT = tf.transpose(R);
+    let dh: any = tf.zeros([N, H]);
+    let dR: any = tf.zeros([H, 3 * H]);
+    const das: any[] = new Array(T);
+    const dqs: any[] = new Array(T);
+    for (let t = T - 1; t >= 0; t--) {
+      const { hPrev, z, r, n, qG } = saved[t];
+      dh = tf.add(dh, tf.reshape(tf.slice(dy, [t, 0, 0], [1, N, H]), [N, H]));
+      const dn = tf.mul(dh, tf.sub(1, z));
+      const dz = tf.mul(dh, tf.sub(hPrev, n));
+      const dnPre = tf.mul(dn, tf.sub(1, tf.mul(n, n)));
+      const dr = tf.mul(dnPre, qG);
+      const drPre = tf.mul(dr, tf.mul(r, tf.sub(1, r)));
+      const dzPre = tf.mul(dz, tf.mul(z, tf.sub(1, z)));
+      const dq = tf.concat([dzPre, drPre, tf.mul(dnPre, r)], 1);
+      das[t] = tf.concat([dzPre, drPre, dnPre], 1);
+      dqs[t] = dq;
+      dR = tf.add(dR, tf.matMul(tf.transpose(hPrev), dq));
+      dh = tf.add(tf.mul(dh, z), tf.matMul(dq, RT));
+    }
+    const DA = tf.concat(das, 0);
+    const dW = tf.matMul(tf.transpose(x), DA);
+    return [dW, dR, tf.sum(DA, 0), tf.sum(tf.concat(dqs, 0), 0)];
+  };
+  const fwd: number[] = [];
+  const fb: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t0 = performance.now();
+    tf.tidy(() => {
+      forward(false).hs[T - 1].dataSync();
+    });
+    fwd.push(performance.now() - t0);
+    t0 = performance.now();
+    tf.tidy(() => {
+      const { saved } = forward(true);
+      for (const g of backward(saved)) g.dataSync();
+    });
+    fb.push(performance.now() - t0);
+  }
+  tf.dispose([W, R, bx, br, x, dy]);
+  return { fwd: median(fwd), fwdBwd: median(fb) };
+}
+
+// ------------------------------------------------------------------------------------------------
+// PyTorch nn.GRU through bench/egru_torch.py, one thread (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1).
+function torchAvailable(): string | null {
+  if (!existsSync('/usr/bin/python3')) return '/usr/bin/python3 not found';
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  return r.status === 0 ? null : 'python3 cannot import torch (apt-get install python3-torch libopenblas-dev)';
+}
+
+function timeTorch(H: number, N: number, runs: number, threads = 1): { fwd: number; fwdBwd: number; peakMiB?: number } | null {
+  const r = spawnSync('/usr/bin/python3', [path.join(here, 'egru_torch.py'), JSON.stringify({ C, H, N, T, runs, threads })], {
+    encoding: 'utf8',
+    env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE' },
+    timeout: 900_000,
+  });
+  if (r.status !== 0) {
+    log(`torch run failed: ${r.stderr.slice(-400)}`);
+    return null;
+  }
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { fwd_ms: number; fwd_bwd_ms: number; peak_mib?: number };
+  return { fwd: out.fwd_ms, fwdBwd: out.fwd_bwd_ms, peakMiB: out.peak_mib };
+}
+
+// ------------------------------------------------------------------------------------------------
+/** `--peak-child impl`: one fwd+bwd of T=100, N=16, H=1024 in a fresh process; prints its peak RSS (MiB). */
+function peakChild(impl: string): void {
+  const nat = loadNativeEgru()!;
+  const k = impl === 'native-dense' ? nat.dense : nat.sparse;
+  const H = 1024;
+  const N = 16;
+  const p = makeParams(H, 1);
+  calibrate(nat.sparse, p, N, 0.05, 0.1);
+  const x = makeInput(N, 0.05, 2);
+  const dy = new Float32Array(T * N * H).fill(0.01);
+  const base = process.memoryUsage().rss;
+  const ft = k.forward(p, x, T, N, { training: true });
+  k.backward(p, x, ft, { dy }, { training: true, inputGrad: false } as NativeBackwardOptions);
+  console.log(JSON.stringify({ peak_mib: process.resourceUsage().maxRSS / 1024, base_mib: base / 2 ** 20 }));
+}
+
+function peakOf(impl: string): { peak: number; base: number } | null {
+  const r = spawnSync(process.execPath, [path.join(here, '..', 'bin', 'run-ts.mjs'), path.join(here, 'egru.ts'), '--peak-child', impl], {
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  if (r.status !== 0) return null;
+  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as { peak_mib: number; base_mib: number };
+  return { peak: o.peak_mib, base: o.base_mib };
+}
+
+const fmt = (v: number | null, d = 1): string => (v == null ? '–' : v >= 1000 ? v.toFixed(0) : v.toFixed(d));
+
+async function main(): Promise<void> {
+  if (PEAK >= 0) {
+    peakChild(args[PEAK + 1]);
+    return;
+  }
+  const nat = loadNativeEgru();
+  if (!nat) {
+    console.error(`native EGRU addon unavailable: ${nativeEgruUnavailableReason()}`);
+    process.exit(1);
+  }
+  // --H=256,512 restricts the hidden sizes (e.g. to re-measure one size on a busy machine).
+  const hArg = args.find((a) => a.startsWith('--H='));
+  const Hs = hArg ? hArg.slice(4).split(',').map(Number) : QUICK ? [512] : [256, 512, 1024];
+  const Ns = [1, 16];
+  const acts = QUICK ? [1, 0.1] : [1, 0.5, 0.2, 0.1, 0.05];
+  const dens = QUICK ? [0.05] : [0.05, 1];
+  const runs = QUICK ? 3 : 5;
+  const threadCounts = QUICK ? [1] : [1, 2];
+  const torchWhy = torchAvailable();
+  const tf = await loadTf();
+  log(`EGRU bench: C=${C} T=${T} γ=${GAMMA} ε=${EPS}; native ISA ${nat.isa}; ${runs} runs (median)${QUICK ? ' [--quick]' : ''}`);
+  log(`torch: ${torchWhy ?? 'available (1 thread)'}; tfjs-wasm: ${tf ? 'available (1 thread)' : 'unavailable'}`);
+  const rows: Row[] = [];
+
+  // Dense baselines: once per (H, N).
+  const base = new Map<string, { torch: { fwd: number; fwdBwd: number } | null; tfjs: { fwd: number; fwdBwd: number } | null }>();
+  for (const H of Hs) {
+    for (const N of Ns) {
+      const torch = torchWhy ? null : timeTorch(H, N, QUICK ? 2 : runs);
+      // tfjs at H=1024 N=16 takes ~minutes per run: fewer runs there.
+      const tfRuns = QUICK ? 1 : H >= 1024 ? 2 : 3;
+      const tfjs = tf && !(QUICK && N > 1) && !(H >= 1024 && N > 1) ? await timeTfjs(tf, H, N, tfRuns) : null;
+      base.set(`${H}/${N}`, { torch, tfjs });
+      if (torch) rows.push({ impl: 'torch', threads: 1, H, N, activity: 1, input_density: 1, backward_sparsity: null, fwd_ms: torch.fwd, fwd_bwd_ms: torch.fwdBwd, gflops: fwdFlops(H, N) / torch.fwd / 1e6, gflops_fwd_bwd: (fwdFlops(H, N) + bwdFlops(H, N)) / torch.fwdBwd / 1e6, runs });
+      if (tfjs) rows.push({ impl: 'tfjs-wasm', threads: 1, H, N, activity: 1, input_density: 1, backward_sparsity: null, fwd_ms: tfjs.fwd, fwd_bwd_ms: tfjs.fwdBwd, gflops: fwdFlops(H, N) / tfjs.fwd / 1e6, gflops_fwd_bwd: (fwdFlops(H, N) + bwdFlops(H, N)) / tfjs.fwdBwd / 1e6, runs: tfRuns });
+      log(`  baselines H=${H} N=${N}: torch ${torch ? `${fmt(torch.fwd)} / ${fmt(torch.fwdBwd)} ms` : '–'}, tfjs-wasm ${tfjs ? `${fmt(tfjs.fwd)} / ${fmt(tfjs.fwdBwd)} ms` : '–'}`);
+    }
+  }
+
+  log('');
+  log('impl          thr    H   N  d_in  act(meas)  bwd-sp  fwd ms  fwd+bwd ms  GFLOP/s fwd/f+b   sparse÷dense fwd / f+b   dense÷torch fwd / f+b');
+  for (const H of Hs) {
+    const p = makeParams(H, 1);
+    for (const N of Ns) {
+      const dy = new Float32Array(T * N * H);
+      const r = new Rng(7);
+      for (let i = 0; i < dy.length; i++) dy[i] = r.normal(0, 0.01);
+      for (const d of dens) {
+        const x = makeInput(N, d, 2);
+        for (const act of acts) {
+          setNativeEgruThreads(1);
+          calibrate(nat.sparse, p, N, d, act);
+          for (const thr of threadCounts) {
+            if (thr > 1 && N === 1) continue; // one sample runs on one thread (a barrier per step would not pay)
+            setNativeEgruThreads(thr);
+            const tS: Timing = { fwd: [], fwdBwd: [], activity: 0, bsp: 0 };
+            const tD: Timing = { fwd: [], fwdBwd: [], activity: 0, bsp: 0 };
+            const tR: Timing = { fwd: [], fwdBwd: [], activity: 0, bsp: 0 };
+            const doRef = thr === 1 && N === 1 && H <= 512 && (!QUICK || act < 1);
+            const refRuns = QUICK ? 1 : 2;
+            timeKernel(nat.sparse, p, x, N, dy, { fwd: [], fwdBwd: [], activity: 0, bsp: 0 }, true); // warm-up
+            for (let i = 0; i < runs; i++) {
+              timeKernel(nat.sparse, p, x, N, dy, tS, true);
+              timeKernel(nat.dense, p, x, N, dy, tD, true);
+              if (doRef && i < refRuns) timeKernel(referenceKernel, p, x, N, dy, tR, true);
+            }
+            const b = base.get(`${H}/${N}`)!;
+            const mk = (impl: Row['impl'], tm: Timing, nruns: number): Row => {
+              const fwd = median(tm.fwd);
+              const fb = median(tm.fwdBwd);
+              return { impl, threads: thr, H, N, activity: tm.activity, input_density: d, backward_sparsity: tm.bsp, fwd_ms: fwd, fwd_bwd_ms: fb, gflops: fwdFlops(H, N) / fwd / 1e6, gflops_fwd_bwd: (fwdFlops(H, N) + bwdFlops(H, N)) / fb / 1e6, runs: nruns };
+            };
+            const rs = mk('native-sparse', tS, runs);
+            const rd = mk('native-dense', tD, runs);
+            rows.push(rs, rd);
+            const ratio = (a: number | null, c: number | null) => (a && c ? (c / a).toFixed(2) + 'x' : '–');
+            const line = (row: Row, extra: string) =>
+              log(`${row.impl.padEnd(13)} ${String(thr).padStart(3)} ${String(H).padStart(4)} ${String(N).padStart(3)} ${d.toFixed(2).padStart(5)}  ${(act * 100).toFixed(0).padStart(3)}% (${(row.activity * 100).toFixed(1).padStart(5)}%) ${row.backward_sparsity == null ? '     –' : (row.backward_sparsity * 100).toFixed(1).padStart(5) + '%'} ${fmt(row.fwd_ms, 2).padStart(7)} ${fmt(row.fwd_bwd_ms, 2).padStart(10)}   ${fmt(row.gflops).padStart(6)} / ${fmt(row.gflops_fwd_bwd).padStart(6)}   ${extra}`);
+            line(rs, `${ratio(rs.fwd_ms, rd.fwd_ms).padStart(8)} / ${ratio(rs.fwd_bwd_ms, rd.fwd_bwd_ms).padStart(7)}`);
+            line(rd, `${''.padStart(18)}   ${b.torch ? `${ratio(b.torch.fwd, rd.fwd_ms).padStart(8)} / ${ratio(b.torch.fwdBwd, rd.fwd_bwd_ms).padStart(7)}` : ''}`);
+            if (doRef && tR.fwd.length) {
+              const rr = mk('reference', tR, tR.fwd.length);
+              rows.push(rr);
+              line(rr, `(${tR.fwd.length} runs; ${ratio(rs.fwd_ms, rr.fwd_ms)} / ${ratio(rs.fwd_bwd_ms, rr.fwd_bwd_ms)} slower than native sparse)`);
+            }
+          }
+        }
+      }
+    }
+  }
+  log('(ratios: "sparse÷dense" = native-dense time / native-sparse time; "dense÷torch" = native-dense time / torch time, < 1 = faster than torch)');
+
+  if (!QUICK) {
+    log('');
+    log('Peak memory, fwd(training)+bwd, T=100 N=16 H=1024 C=2048, fresh process (max RSS, incl. ~node baseline):');
+    for (const impl of ['native-sparse', 'native-dense']) {
+      const pk = peakOf(impl);
+      log(`  ${impl}: ${pk ? `${pk.peak.toFixed(0)} MiB peak (process before the call ${pk.base.toFixed(0)} MiB)` : 'failed'}`);
+    }
+    if (!torchWhy) {
+      const t = timeTorch(1024, 16, 1);
+      if (t?.peakMiB) log(`  torch nn.GRU: ${t.peakMiB.toFixed(0)} MiB peak (python process, incl. torch import)`);
+    }
+  }
+  if (JSON_OUT) console.log(JSON.stringify({ results: rows }));
+}
+
+await main();

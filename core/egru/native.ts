@@ -1,0 +1,191 @@
+/**
+ * The native EGRU kernels (core/egru/native/*.cc) as `EgruKernel<Float32Array>` implementations.
+ *
+ * - `native-sparse`: per-sample active lists; the recurrent product reads only Rk rows of units that fired,
+ *   the input projection only W rows of non-zero inputs (a blocked dense GEMM when the input is dense),
+ *   BPTT propagates error through Rkᵀ only for units in A ∪ S and accumulates dRk / dW only on non-zero rows.
+ * - `native-dense`: the same code with sparsity off (every row processed): the baseline.
+ *
+ * One N-API call per sequence. The ISA path (avx512 / avx2 / generic) is picked at load time from the CPU;
+ * `EGRU_ISA=generic|avx2|avx512` forces one, `EGRU_THREADS=n` sets the thread count (default: hardware
+ * threads; threads split the units, and are used only for N > 1).
+ */
+import { loadNative } from '../native/load.ts';
+import type {
+  EgruForwardOptions,
+  EgruForwardResult,
+  EgruGrads,
+  EgruKernel,
+  EgruLayerParams,
+  EgruUpstream,
+} from './types.ts';
+
+interface EgruAddon {
+  forward(args: Record<string, unknown>): void;
+  backward(args: Record<string, unknown>): void;
+  isa(): string;
+  supportedIsas(): string[];
+  setIsa(name: string): boolean;
+  threads(): number;
+  setThreads(n: number): number;
+}
+
+/** Options of the native kernels beyond the contract. */
+export interface NativeBackwardOptions extends EgruForwardOptions<Float32Array> {
+  /**
+   * Compute x̄ = δa Wᵀ (default true). A first layer fed by camera frames does not need it, and it is a dense
+   * T·N·3H·C product that would dominate a sparse backward; when false, `dX` is returned EMPTY (length 0).
+   */
+  inputGrad?: boolean;
+}
+
+export interface NativeEgru {
+  sparse: EgruKernel<Float32Array>;
+  dense: EgruKernel<Float32Array>;
+  /** The instruction-set path in use: 'avx512' | 'avx2' | 'generic'. */
+  isa: string;
+}
+
+function addon(): EgruAddon | null {
+  return loadNative<EgruAddon>('egru_native').addon;
+}
+
+/** Why the native kernels are not available (null when they are). */
+export function nativeEgruUnavailableReason(): string | null {
+  const { addon: a, reason } = loadNative<EgruAddon>('egru_native');
+  if (reason) return reason;
+  if (!a || typeof a.forward !== 'function') return 'build/Release/egru_native.node has no EGRU kernels (placeholder build)';
+  return null;
+}
+
+/** ISA paths this CPU can run, best first (empty when the addon is unavailable). */
+export function nativeEgruIsas(): string[] {
+  return nativeEgruUnavailableReason() ? [] : addon()!.supportedIsas();
+}
+
+/** Switches the ISA path for all native kernels of this process; false when the CPU lacks it. */
+export function setNativeEgruIsa(isa: string): boolean {
+  return nativeEgruUnavailableReason() ? false : addon()!.setIsa(isa);
+}
+
+/** Sets the thread count of the native kernels (1..256); returns the count in effect. */
+export function setNativeEgruThreads(n: number): number {
+  return nativeEgruUnavailableReason() ? 1 : addon()!.setThreads(n);
+}
+
+function checkLength(what: string, arr: ArrayLike<number> | undefined, expected: number): void {
+  if (arr && arr.length !== expected) throw new RangeError(`EGRU native: ${what} has ${arr.length} elements, expected ${expected}`);
+}
+
+function requireF32(what: string, arr: unknown): void {
+  if (arr !== undefined && !(arr instanceof Float32Array)) throw new TypeError(`EGRU native: ${what} must be a Float32Array`);
+}
+
+function checkCall(p: EgruLayerParams<Float32Array>, x: Float32Array, T: number, N: number, opts: EgruForwardOptions<Float32Array>): void {
+  if (!(Number.isInteger(T) && T >= 0 && Number.isInteger(N) && N >= 0)) throw new RangeError(`EGRU native: bad T=${T} N=${N}`);
+  const C = p.inputSize;
+  const H = p.hiddenSize;
+  if (!(Number.isInteger(C) && C >= 0 && Number.isInteger(H) && H >= 0)) throw new RangeError(`EGRU native: bad C=${C} H=${H}`);
+  for (const [k, v] of [['x', x], ['kernel', p.kernel], ['recurrentKernel', p.recurrentKernel], ['bias', p.bias],
+    ['recurrentBias', p.recurrentBias], ['theta', p.theta], ['y0', opts.y0]] as const) requireF32(k, v);
+  checkLength('x [T,N,C]', x, T * N * C);
+  checkLength('kernel [C,3H]', p.kernel, C * 3 * H);
+  checkLength('recurrentKernel [H,3H]', p.recurrentKernel, H * 3 * H);
+  checkLength('bias [3H]', p.bias, 3 * H);
+  checkLength('recurrentBias [3H]', p.recurrentBias, 3 * H);
+  checkLength('theta [H]', p.theta, H);
+  checkLength('y0 [N,H]', opts.y0, N * H);
+  const z = opts.zoneout ?? 0;
+  if (!(z >= 0 && z < 1)) throw new RangeError(`EGRU native: zoneout p=${z} must be in [0, 1)`);
+  if (z > 0 && opts.training) {
+    if (!(opts.zoneoutMask instanceof Uint8Array)) throw new RangeError('EGRU native: training with zoneout needs zoneoutMask [T,N,H] (Uint8Array)');
+    checkLength('zoneoutMask [T,N,H]', opts.zoneoutMask, T * N * H);
+  }
+}
+
+function zoneArgs(opts: EgruForwardOptions<Float32Array>): Record<string, unknown> {
+  const zoneout = opts.zoneout ?? 0;
+  return { zoneout, training: opts.training ?? false, mask: zoneout > 0 && opts.training ? opts.zoneoutMask : null };
+}
+
+function makeKernel(a: EgruAddon, sparse: boolean): EgruKernel<Float32Array> {
+  return {
+    name: sparse ? 'native-sparse' : 'native-dense',
+    forward(p, x, T, N, opts = {}): EgruForwardResult<Float32Array> {
+      checkCall(p, x, T, N, opts);
+      const H = p.hiddenSize;
+      const TNH = T * N * H;
+      const keep = opts.keepCache ?? opts.training ?? false;
+      const y = new Float32Array(TNH);
+      const c = new Float32Array(TNH);
+      const o = new Float32Array(TNH);
+      const tr = new Float32Array(TNH);
+      const cache = keep
+        ? { u: new Float32Array(TNH), r: new Float32Array(TNH), g: new Float32Array(TNH), qG: new Float32Array(TNH), s: new Float32Array(TNH) }
+        : null;
+      const macs = { executed: new Float64Array(T), dense: new Float64Array(T), activity: new Float64Array(T) };
+      a.forward({
+        T, N, C: p.inputSize, H, gamma: p.gamma, eps: p.eps, sparse,
+        x, W: p.kernel, Rk: p.recurrentKernel, bx: p.bias, br: p.recurrentBias, theta: p.theta, y0: opts.y0 ?? null,
+        ...zoneArgs(opts),
+        y, c, o, tr, ...(cache ?? {}),
+        macsExec: macs.executed, macsDense: macs.dense, activity: macs.activity,
+      });
+      return { T, N, H, y, c, o, tr, cache, macs };
+    },
+    backward(p, x, fwd, up: EgruUpstream<Float32Array>, opts: NativeBackwardOptions = {}): EgruGrads<Float32Array> {
+      const { T, N } = fwd;
+      checkCall(p, x, T, N, opts);
+      if (!fwd.cache) throw new Error('EGRU native backward: the forward result has no cache (run forward with keepCache or training)');
+      const C = p.inputSize;
+      const H = p.hiddenSize;
+      const TNH = T * N * H;
+      for (const k of ['dy', 'dc', 'do', 'dtr'] as const) {
+        requireF32(`upstream ${k}`, up[k]);
+        checkLength(`upstream ${k} [T,N,H]`, up[k], TNH);
+      }
+      for (const k of ['y', 'c', 'o'] as const) checkLength(`forward ${k} [T,N,H]`, fwd[k], TNH);
+      const g: EgruGrads<Float32Array> = {
+        dKernel: new Float32Array(C * 3 * H),
+        dRecurrentKernel: new Float32Array(H * 3 * H),
+        dBias: new Float32Array(3 * H),
+        dRecurrentBias: new Float32Array(3 * H),
+        dTheta: new Float32Array(H),
+        dX: new Float32Array(opts.inputGrad === false ? 0 : T * N * C),
+        dY0: new Float32Array(N * H),
+        macs: { executed: new Float64Array(T), dense: new Float64Array(T), backwardSparsity: new Float64Array(T) },
+      };
+      a.backward({
+        T, N, C, H, gamma: p.gamma, eps: p.eps, sparse,
+        x, W: p.kernel, Rk: p.recurrentKernel, theta: p.theta, y0: opts.y0 ?? null,
+        ...zoneArgs(opts),
+        y: fwd.y, c: fwd.c, o: fwd.o, ...fwd.cache,
+        dy: up.dy ?? null, dc: up.dc ?? null, do: up.do ?? null, dtr: up.dtr ?? null,
+        dW: g.dKernel, dRk: g.dRecurrentKernel, dbx: g.dBias, dbr: g.dRecurrentBias, dtheta: g.dTheta, dY0: g.dY0,
+        dX: opts.inputGrad === false ? null : g.dX,
+        macsExec: g.macs.executed, macsDense: g.macs.dense, bwdSparsity: g.macs.backwardSparsity,
+      });
+      return g;
+    },
+  };
+}
+
+let kernels: NativeEgru | null | undefined;
+
+/**
+ * The native sparse and dense kernels, or null when the addon did not build/load
+ * (see `nativeEgruUnavailableReason()`; callers then use the TypeScript reference).
+ */
+export function loadNativeEgru(): NativeEgru | null {
+  if (kernels !== undefined) {
+    if (kernels) kernels.isa = addon()!.isa();
+    return kernels;
+  }
+  if (nativeEgruUnavailableReason()) {
+    kernels = null;
+    return null;
+  }
+  const a = addon()!;
+  kernels = { sparse: makeKernel(a, true), dense: makeKernel(a, false), isa: a.isa() };
+  return kernels;
+}

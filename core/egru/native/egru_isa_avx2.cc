@@ -1,0 +1,7 @@
+// EGRU kernels for the avx2 path (see egru_kernels.inc); compiled with this ISA's -m flags only.
+#define EGRU_NS avx2
+#define EGRU_VW 8
+#define EGRU_MR 4
+#if defined(__x86_64__)  // only x86-64 builds link this path (binding.gyp)
+#include "egru_kernels.inc"
+#endif

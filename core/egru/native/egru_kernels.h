@@ -1,0 +1,62 @@
+// EGRU kernel interface shared by the N-API binding (egru_native.cc) and the per-ISA kernel translation
+// units (egru_isa_*.cc, all built from egru_kernels.inc). Plain structs and C-style function pointers only:
+// the ISA units are compiled with different -m flags, so nothing inline/templated may be shared with them
+// (the linker could otherwise keep an AVX-512 copy of a shared inline function for everybody).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+namespace egru {
+
+/** How the kernel reaches the thread pool: run(fn) on `nthreads` threads, and a barrier among them. */
+struct Par {
+  int nthreads;
+  void* self;
+  void (*run)(void* self, int nthreads, void (*fn)(void* arg, int tid), void* arg);
+  void (*barrier)(void* self);
+  /** Work buffer `slot` (< 32) of at least `bytes`, 64-byte aligned, kept and reused across calls (null when the
+   * allocation fails). Reuse matters: fresh multi-MiB buffers cost a page fault per 4 KiB on every call. */
+  void* (*scratch)(int slot, size_t bytes);
+};
+
+enum ZoneoutMode { kZoneNone = 0, kZoneMask = 1, kZoneEval = 2 };
+
+struct FwdArgs {
+  int T, N, C, H;
+  float gamma, eps;
+  bool sparse;  // false = the dense baseline: every row of W and Rk is processed
+  const float *x, *W, *Rk, *bx, *br, *theta, *y0;  // y0 may be null (zeros)
+  int zmode;
+  float zoneout;
+  const uint8_t* mask;  // [T,N,H] when zmode == kZoneMask
+  float *y, *c, *o, *tr;  // outputs [T,N,H]
+  float *u, *r, *g, *qG, *s;  // cache [T,N,H], all null when not kept
+  double *macsExec, *macsDense, *activity;  // [T]
+};
+
+struct BwdArgs {
+  int T, N, C, H;
+  float gamma, eps;
+  bool sparse;
+  const float *x, *W, *Rk, *theta, *y0;  // y0 may be null
+  int zmode;
+  float zoneout;
+  const uint8_t* mask;
+  const float *y, *c, *o, *u, *r, *g, *qG, *s;  // forward outputs and cache
+  const float *dy, *dc, *do_, *dtr;  // upstream, each may be null (zeros)
+  float *dW, *dRk, *dbx, *dbr, *dtheta, *dY0;  // outputs (fully overwritten)
+  float* dX;  // [T,N,C] or null = input gradient not wanted (first layer)
+  double *macsExec, *macsDense, *bwdSparsity;  // [T]
+};
+
+/** Returns 0 on success, -1 when a work buffer could not be allocated. */
+typedef int (*ForwardFn)(const FwdArgs&, const Par&);
+typedef int (*BackwardFn)(const BwdArgs&, const Par&);
+
+namespace generic { int forward(const FwdArgs&, const Par&); int backward(const BwdArgs&, const Par&); }
+#if defined(EGRU_X86)
+namespace avx2 { int forward(const FwdArgs&, const Par&); int backward(const BwdArgs&, const Par&); }
+namespace avx512 { int forward(const FwdArgs&, const Par&); int backward(const BwdArgs&, const Par&); }
+#endif
+
+}  // namespace egru

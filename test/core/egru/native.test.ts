@@ -1,0 +1,210 @@
+/**
+ * Native EGRU kernels (sparse and dense variants, every ISA path this CPU has, 1 and 2 threads) against the
+ * TypeScript reference: forward outputs, cache, all gradients and the MAC / sparsity counters.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  loadNativeEgru,
+  nativeEgruIsas,
+  nativeEgruUnavailableReason,
+  setNativeEgruIsa,
+  setNativeEgruThreads,
+} from '../../../core/egru/native.ts';
+import { referenceKernel } from '../../../core/egru/reference.ts';
+import type { EgruForwardOptions, EgruLayerParams, EgruUpstream } from '../../../core/egru/types.ts';
+import { Rng } from '../../../core/util/rng.ts';
+
+const reason = nativeEgruUnavailableReason();
+if (reason) console.warn(`[tests] native EGRU addon unavailable (${reason}): native kernel tests are SKIPPED.`);
+const native = loadNativeEgru();
+const isas = nativeEgruIsas();
+const defaultIsa = native?.isa ?? 'generic';
+const defaultThreads = setNativeEgruThreads(0); // 0 is rejected: returns the count in effect
+if (native && !isas.includes('avx512')) console.warn('[tests] this CPU has no AVX-512: the avx512 kernel path is built but not run here.');
+
+interface Config {
+  name: string;
+  T: number;
+  N: number;
+  C: number;
+  H: number;
+  inputDensity: number;
+  /** Threshold mean: low → many units fire. */
+  thetaMean: number;
+  zoneout?: number;
+  y0?: boolean;
+  eps?: number;
+}
+
+function randn(rng: Rng, n: number, std: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal(0, std);
+  return a;
+}
+
+function setup(cfg: Config, seed: number) {
+  const rng = new Rng(seed);
+  const { T, N, C, H } = cfg;
+  const theta = new Float32Array(H);
+  for (let j = 0; j < H; j++) theta[j] = cfg.thetaMean + 0.1 * rng.normal();
+  const p: EgruLayerParams<Float32Array> = {
+    inputSize: C,
+    hiddenSize: H,
+    kernel: randn(rng, C * 3 * H, 1.5 / Math.sqrt(Math.max(1, C * cfg.inputDensity))),
+    recurrentKernel: randn(rng, H * 3 * H, 1 / Math.sqrt(H)),
+    bias: randn(rng, 3 * H, 0.3),
+    recurrentBias: randn(rng, 3 * H, 0.3),
+    theta,
+    gamma: 0.7,
+    eps: cfg.eps ?? 1.7,
+  };
+  const x = new Float32Array(T * N * C);
+  for (let i = 0; i < x.length; i++) if (rng.next() < cfg.inputDensity) x[i] = rng.uniform(0, 1.5);
+  const opts: EgruForwardOptions<Float32Array> = { training: true, keepCache: true };
+  if (cfg.y0) opts.y0 = randn(rng, N * H, 0.5).map((v) => (Math.abs(v) > 0.6 ? v : 0));
+  if (cfg.zoneout) {
+    opts.zoneout = cfg.zoneout;
+    opts.zoneoutMask = new Uint8Array(T * N * H).map(() => (rng.next() < 1 - cfg.zoneout! ? 1 : 0));
+  }
+  const up: EgruUpstream<Float32Array> = {
+    dy: randn(rng, T * N * H, 1),
+    dc: randn(rng, T * N * H, 0.5),
+    do: randn(rng, T * N * H, 0.5),
+    dtr: randn(rng, T * N * H, 1),
+  };
+  return { p, x, opts, up };
+}
+
+/** max |a − b| ≤ tol · max(1, max |b|): float32 accumulation order differs from the float64 reference. */
+function expectClose(what: string, a: ArrayLike<number>, b: ArrayLike<number>, tol = 2e-4): void {
+  expect(a.length, `${what} length`).toBe(b.length);
+  let maxDiff = 0;
+  let maxRef = 1;
+  let at = -1;
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= maxDiff)) {
+      maxDiff = d;
+      at = i;
+    }
+    maxRef = Math.max(maxRef, Math.abs(b[i]));
+  }
+  expect(maxDiff, `${what}: max diff ${maxDiff} at ${at} (got ${a[at]}, want ${b[at]})`).toBeLessThanOrEqual(tol * maxRef);
+}
+
+const configs: Config[] = [
+  { name: 'N=1 sparse input', T: 8, N: 1, C: 40, H: 21, inputDensity: 0.1, thetaMean: 0.3 },
+  { name: 'N=3 dense input, y0', T: 7, N: 3, C: 13, H: 35, inputDensity: 1, thetaMean: 0.25, y0: true },
+  { name: 'N=5 sparse input, zoneout mask', T: 6, N: 5, C: 50, H: 40, inputDensity: 0.05, thetaMean: 0.3, zoneout: 0.25 },
+  { name: 'N=6 H=67 low activity, y0', T: 9, N: 6, C: 64, H: 67, inputDensity: 0.08, thetaMean: 0.6, y0: true, eps: 1 },
+  // T·N·3H large enough that sparse input takes the packed-panel gather (small cases stream rows of W instead).
+  { name: 'N=16 T=30 H=96 sparse input, large', T: 30, N: 16, C: 64, H: 96, inputDensity: 0.1, thetaMean: 0.3 },
+  { name: 'N=16 full activity', T: 4, N: 16, C: 24, H: 48, inputDensity: 1, thetaMean: -1.5, y0: true },
+];
+
+describe.skipIf(!native)('native EGRU kernels == reference', () => {
+  afterAll(() => {
+    setNativeEgruIsa(defaultIsa);
+    setNativeEgruThreads(defaultThreads);
+  });
+
+  it('reports the ISA paths it can run, best first, and can switch between them', () => {
+    expect(isas.length).toBeGreaterThan(0);
+    expect(isas).toContain('generic');
+    expect(isas).toContain(defaultIsa); // the best one unless EGRU_ISA chose another
+    for (const isa of isas) {
+      expect(setNativeEgruIsa(isa)).toBe(true);
+      expect(loadNativeEgru()!.isa).toBe(isa);
+    }
+    expect(setNativeEgruIsa('no-such-isa')).toBe(false);
+    setNativeEgruIsa(defaultIsa);
+  });
+
+  for (const cfg of configs) {
+    for (const isa of isas) {
+      for (const threads of [1, 2]) {
+        it(`${cfg.name} [${isa}, ${threads} thread(s)]: forward, cache and gradients`, () => {
+          expect(setNativeEgruIsa(isa)).toBe(true);
+          setNativeEgruThreads(threads);
+          const { p, x, opts, up } = setup(cfg, 1000 + cfg.H);
+          const ref = referenceKernel.forward(p, x, cfg.T, cfg.N, opts);
+          const refG = referenceKernel.backward(p, x, ref, up, opts);
+          for (const k of [native!.sparse, native!.dense]) {
+            const f = k.forward(p, x, cfg.T, cfg.N, opts);
+            expect(Array.from(f.o), `${k.name} o`).toEqual(Array.from(ref.o));
+            for (const key of ['y', 'c', 'tr'] as const) expectClose(`${k.name} ${key}`, f[key], ref[key]);
+            for (const key of ['u', 'r', 'g', 'qG', 's'] as const) expectClose(`${k.name} cache ${key}`, f.cache![key], ref.cache![key]);
+            expectClose(`${k.name} activity`, f.macs.activity, ref.macs.activity, 1e-12);
+            const g = k.backward(p, x, f, up, opts);
+            expectClose(`${k.name} dKernel`, g.dKernel, refG.dKernel);
+            expectClose(`${k.name} dRecurrentKernel`, g.dRecurrentKernel, refG.dRecurrentKernel);
+            expectClose(`${k.name} dBias`, g.dBias, refG.dBias);
+            expectClose(`${k.name} dRecurrentBias`, g.dRecurrentBias, refG.dRecurrentBias);
+            expectClose(`${k.name} dTheta`, g.dTheta, refG.dTheta);
+            expectClose(`${k.name} dX`, g.dX, refG.dX);
+            expectClose(`${k.name} dY0`, g.dY0, refG.dY0);
+            expectClose(`${k.name} backward sparsity`, g.macs.backwardSparsity, refG.macs.backwardSparsity, 1e-12);
+            expect(Array.from(g.macs.dense)).toEqual(Array.from(refG.macs.dense));
+            expect(Array.from(f.macs.dense)).toEqual(Array.from(ref.macs.dense));
+          }
+        });
+      }
+    }
+  }
+
+  it('sparse MAC counts equal the reference recipe at low activity and are below dense; dense counts all', () => {
+    setNativeEgruIsa(defaultIsa);
+    const cfg = configs[3];
+    const { p, x, opts, up } = setup(cfg, 1000 + cfg.H);
+    const ref = referenceKernel.forward(p, x, cfg.T, cfg.N, opts);
+    const refG = referenceKernel.backward(p, x, ref, up, opts);
+    const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
+    const g = native!.sparse.backward(p, x, f, up, opts);
+    const meanActivity = f.macs.activity.reduce((s, v) => s + v, 0) / cfg.T;
+    expect(meanActivity).toBeGreaterThan(0.01);
+    expect(meanActivity).toBeLessThan(0.3);
+    expect(Array.from(f.macs.executed)).toEqual(Array.from(ref.macs.executed));
+    expect(Array.from(g.macs.executed)).toEqual(Array.from(refG.macs.executed));
+    for (let t = 0; t < cfg.T; t++) {
+      expect(f.macs.executed[t]).toBeLessThan(0.5 * f.macs.dense[t]);
+      expect(g.macs.executed[t]).toBeLessThan(g.macs.dense[t]);
+      expect(g.macs.backwardSparsity[t]).toBeGreaterThan(0);
+    }
+    const fd = native!.dense.forward(p, x, cfg.T, cfg.N, opts);
+    const gd = native!.dense.backward(p, x, fd, up, opts);
+    expect(Array.from(fd.macs.executed)).toEqual(Array.from(fd.macs.dense));
+    expect(Array.from(gd.macs.executed)).toEqual(Array.from(gd.macs.dense));
+  });
+
+  it('at full activity and dense input the sparse kernel executes the dense MAC count', () => {
+    const cfg = configs[5];
+    const { p, x, opts } = setup(cfg, 1000 + cfg.H);
+    const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
+    for (let t = 0; t < cfg.T; t++) expect(f.macs.activity[t]).toBe(1);
+    // Step 0 reads the sparse y0 (≈23 % non-zero) through the gather; from step 1 on every unit fired.
+    expect(f.macs.executed[0]).toBeLessThan(f.macs.dense[0]);
+    for (let t = 1; t < cfg.T; t++) expect(f.macs.executed[t]).toBe(f.macs.dense[t]);
+  });
+
+  it('skips the input gradient when asked (first layer) without changing the other gradients', () => {
+    const cfg = configs[2];
+    const { p, x, opts, up } = setup(cfg, 1000 + cfg.H);
+    const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
+    const full = native!.sparse.backward(p, x, f, up, opts);
+    const noX = native!.sparse.backward(p, x, f, up, { ...opts, inputGrad: false } as EgruForwardOptions<Float32Array>);
+    expect(noX.dX.length).toBe(0);
+    expect(Array.from(noX.dKernel)).toEqual(Array.from(full.dKernel));
+    expect(Array.from(noX.dRecurrentKernel)).toEqual(Array.from(full.dRecurrentKernel));
+    expect(noX.macs.executed[0]).toBe(full.macs.executed[0] - cfg.N * 3 * cfg.H * cfg.C);
+  });
+
+  it('rejects wrong shapes with a RangeError naming the array, never touching memory', () => {
+    const cfg = configs[0];
+    const { p, x, opts } = setup(cfg, 7);
+    expect(() => native!.sparse.forward(p, x.subarray(1), cfg.T, cfg.N, opts)).toThrow(/x \[T,N,C\]/);
+    expect(() => native!.sparse.forward({ ...p, theta: new Float32Array(3) }, x, cfg.T, cfg.N, opts)).toThrow(RangeError);
+    expect(() => native!.sparse.forward(p, x, cfg.T, 2.5, opts)).toThrow(RangeError);
+    const f = native!.sparse.forward(p, x, cfg.T, cfg.N, { ...opts, keepCache: false, training: false });
+    expect(() => native!.sparse.backward(p, x, f, {}, opts)).toThrow(/cache/);
+  });
+});
