@@ -1,0 +1,86 @@
+/**
+ * Training-run configuration: a plain JSON object (a `--config FILE`, CLI flags, or the app's job form), copied
+ * into the bundle's provenance. `resolveTrainConfig` fills defaults and rejects bad values with the field name.
+ */
+import type { GestureModelConfig } from '../model/config.ts';
+import type { ActivityRegularisation } from '../model/gesture-model.ts';
+import type { DatasetSpec } from './datasets/registry.ts';
+import type { LrSchedule } from './schedule.ts';
+import type { KernelPreference } from '../egru/kernels.ts';
+import { checkSchedule } from './schedule.ts';
+
+export interface TrainConfig {
+  dataset: DatasetSpec;
+  /** Bundle folder written with the best model (by validation accuracy). */
+  out: string;
+  /** Resume state (latest epoch, optimiser moments); default `${out}.checkpoint`. */
+  checkpointDir?: string;
+  /** Continue from checkpointDir when it exists. */
+  resume: boolean;
+  /** Architecture; inputSize and numClasses come from the dataset. */
+  model: Partial<Omit<GestureModelConfig, 'inputSize' | 'numClasses'>>;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  schedule: LrSchedule;
+  /** Global gradient-norm clip (0 = off). */
+  clipNorm: number;
+  /** AdamW decoupled weight decay on weights (0 = plain Adam). */
+  weightDecay: number;
+  /** Train thresholds (false freezes θ, as the LM recipes do). */
+  trainThresholds: boolean;
+  regularisation: ActivityRegularisation;
+  /** Fraction of TRAINING data held out for validation / early stopping (0 = none: select on training loss). */
+  valFraction: number;
+  /** Stop after this many epochs without a better validation accuracy (0 = never). */
+  patience: number;
+  seed: number;
+  /** Kernel preference passed to getEgruKernel ('auto' = native when built, else reference). */
+  kernel: 'auto' | KernelPreference;
+  /** Progress event every this many optimiser steps. */
+  progressEvery: number;
+}
+
+export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'dataset' | 'out'> = {
+  resume: false,
+  model: {},
+  epochs: 10,
+  batchSize: 32,
+  lr: 1e-3,
+  schedule: { kind: 'constant' },
+  clipNorm: 1,
+  weightDecay: 0,
+  trainThresholds: true,
+  regularisation: { rateLambda: 0, rateTarget: 0.05, stateLambda: 0 },
+  valFraction: 0.1,
+  patience: 0,
+  seed: 1,
+  kernel: 'auto',
+  progressEvery: 1,
+};
+
+export function resolveTrainConfig(c: Partial<TrainConfig> & Pick<TrainConfig, 'dataset' | 'out'>): TrainConfig {
+  const r: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG,
+    ...c,
+    model: { ...DEFAULT_TRAIN_CONFIG.model, ...(c.model ?? {}) },
+    regularisation: { ...DEFAULT_TRAIN_CONFIG.regularisation, ...(c.regularisation ?? {}) },
+  };
+  const bad = (field: string, v: unknown, want: string) => new RangeError(`train config: ${field} must be ${want}, got ${JSON.stringify(v)}`);
+  if (!r.dataset || typeof r.dataset !== 'object') throw bad('dataset', r.dataset, 'a dataset spec');
+  if (typeof r.out !== 'string' || r.out === '') throw bad('out', r.out, 'a folder path');
+  if (!Number.isInteger(r.epochs) || r.epochs < 1) throw bad('epochs', r.epochs, 'an integer ≥ 1');
+  if (!Number.isInteger(r.batchSize) || r.batchSize < 1) throw bad('batchSize', r.batchSize, 'an integer ≥ 1');
+  if (!(r.lr > 0)) throw bad('lr', r.lr, '> 0');
+  if (!(r.clipNorm >= 0)) throw bad('clipNorm', r.clipNorm, '≥ 0');
+  if (!(r.weightDecay >= 0)) throw bad('weightDecay', r.weightDecay, '≥ 0');
+  if (!(r.valFraction >= 0 && r.valFraction < 1)) throw bad('valFraction', r.valFraction, 'in [0, 1)');
+  if (!Number.isInteger(r.patience) || r.patience < 0) throw bad('patience', r.patience, 'an integer ≥ 0');
+  if (!Number.isInteger(r.seed)) throw bad('seed', r.seed, 'an integer');
+  if (!Number.isInteger(r.progressEvery) || r.progressEvery < 1) throw bad('progressEvery', r.progressEvery, 'an integer ≥ 1');
+  if (!['auto', 'native', 'native-dense', 'reference', 'reference-dense'].includes(r.kernel)) throw bad('kernel', r.kernel, "'auto', 'native', 'native-dense', 'reference' or 'reference-dense'");
+  const g = r.regularisation;
+  if (!(g.rateLambda >= 0) || !(g.stateLambda >= 0) || !(g.rateTarget >= 0 && g.rateTarget <= 1)) throw bad('regularisation', g, 'λ ≥ 0 and target in [0, 1]');
+  checkSchedule(r.schedule);
+  return r;
+}
