@@ -17,7 +17,8 @@
  * - The TypeScript reference (float64 maths, plain loops) is measured only where it finishes in reasonable
  *   time: N = 1, H ≤ 512, 2 runs (1 with --quick). tfjs-wasm (hand-written BPTT, explicit transposes) is skipped
  *   at H = 1024, N = 16 (minutes per run) and runs 3 times (2 at H = 1024; 1 with --quick, N = 1 only).
- * - Native 2-thread figures are for N = 16 only: one sample runs on one thread (a barrier per step does not pay).
+ * - Native 2-thread figures are for N = 16 only (threads split the batch in forward, the units in backward); one
+ *   sample runs on one thread. Times are wall-clock, so on a loaded machine the 2-thread rows suffer most.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -315,7 +316,7 @@ async function main(): Promise<void> {
   const acts = QUICK ? [1, 0.1] : [1, 0.5, 0.2, 0.1, 0.05];
   const dens = QUICK ? [0.05] : [0.05, 1];
   const runs = QUICK ? 3 : 5;
-  const threadCounts = QUICK ? [1] : [1, 2];
+  const threadCounts = [1, 2];
   const torchWhy = torchAvailable();
   const tf = await loadTf();
   log(`EGRU bench: C=${C} T=${T} γ=${GAMMA} ε=${EPS}; native ISA ${nat.isa}; ${runs} runs (median)${QUICK ? ' [--quick]' : ''}`);

@@ -2,13 +2,15 @@
  * The native EGRU kernels (core/egru/native/*.cc) as `EgruKernel<Float32Array>` implementations.
  *
  * - `native-sparse`: per-sample active lists; the recurrent product reads only Rk rows of units that fired,
- *   the input projection only W rows of non-zero inputs (a blocked dense GEMM when the input is dense),
- *   BPTT propagates error through Rkᵀ only for units in A ∪ S and accumulates dRk / dW only on non-zero rows.
+ *   the input projection only W rows of non-zero inputs (a blocked dense GEMM when the input is dense), straight
+ *   from the caller's arrays (one sample) or from a tiled copy made per call (several samples share each row),
+ *   BPTT propagates error through Rkᵀ only for units in A ∪ S (one GEMM when that is most units) and accumulates
+ *   dRk / dW only on non-zero rows. No weight layout is cached across calls, so weights may change freely.
  * - `native-dense`: the same code with sparsity off (every row processed): the baseline.
  *
  * One N-API call per sequence. The ISA path (avx512 / avx2 / generic) is picked at load time from the CPU;
  * `EGRU_ISA=generic|avx2|avx512` forces one, `EGRU_THREADS=n` sets the thread count (default: hardware
- * threads; threads split the units, and are used only for N > 1).
+ * threads; used only for N > 1: forward splits the batch, backward the units).
  */
 import { loadNative } from '../native/load.ts';
 import type {
@@ -30,14 +32,8 @@ interface EgruAddon {
   setThreads(n: number): number;
 }
 
-/** Options of the native kernels beyond the contract. */
-export interface NativeBackwardOptions extends EgruForwardOptions<Float32Array> {
-  /**
-   * Compute x̄ = δa Wᵀ (default true). A first layer fed by camera frames does not need it, and it is a dense
-   * T·N·3H·C product that would dominate a sparse backward; when false, `dX` is returned EMPTY (length 0).
-   */
-  inputGrad?: boolean;
-}
+/** Backward options of the native kernels: the contract's `EgruForwardOptions` (its `inputGrad` included). */
+export type NativeBackwardOptions = EgruForwardOptions<Float32Array>;
 
 export interface NativeEgru {
   sparse: EgruKernel<Float32Array>;

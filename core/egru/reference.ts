@@ -244,7 +244,9 @@ function backward<A extends Float>(
   const dbx = new Float64Array(G3);
   const dbr = new Float64Array(G3);
   const dTheta = new Float64Array(H);
-  const dX = alloc(x, T * N * C);
+  // inputGrad: false (first layer fed by camera frames) skips x̄ = δa Wᵀ; dX is then returned empty.
+  const wantDX = opts.inputGrad ?? true;
+  const dX = alloc(x, wantDX ? T * N * C : 0);
   const dY0 = new Float64Array(N * H);
   const macs: EgruBackwardMacs = {
     executed: new Float64Array(T),
@@ -329,6 +331,7 @@ function backward<A extends Float>(
           for (let k = 0; k < G3; k++) dW[row + k] += xv * da[k];
           executed += G3;
         }
+        if (!wantDX) continue;
         let acc = 0;
         for (let k = 0; k < G3; k++) acc += da[k] * W[row + k];
         dX[xBase + i] = acc;

@@ -39,6 +39,11 @@ export interface EgruForwardOptions<A extends Float = Float32Array> {
   training?: boolean;
   /** Keep what backward needs (default true when training, false otherwise). */
   keepCache?: boolean;
+  /**
+   * Backward only: compute the input gradient x̄ = δa Wᵀ (default true). A first layer fed by camera frames does
+   * not need it, and it is a dense T·N·3H·C product; when false, `EgruGrads.dX` is returned EMPTY (length 0).
+   */
+  inputGrad?: boolean;
 }
 
 /** What forward saves per step for backward: 5 values per unit and sample, as EvNN (spec §2). All [T, N, H]. */
@@ -98,7 +103,7 @@ export interface EgruGrads<A extends Float = Float32Array> {
   dRecurrentBias: A; // [3H]
   /** Gradient w.r.t. the threshold VALUE θ [H]. */
   dTheta: A;
-  dX: A; // [T, N, C]
+  dX: A; // [T, N, C]; empty when `inputGrad: false`
   dY0: A; // [N, H]
   macs: EgruBackwardMacs;
 }

@@ -154,7 +154,9 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
 
   it('sparse MAC counts equal the reference recipe at low activity and are below dense; dense counts all', () => {
     setNativeEgruIsa(defaultIsa);
-    const cfg = configs[3];
+    // A narrow surrogate support (large ε) keeps B_t small, so backward takes the per-unit path whose count is the
+    // reference recipe (with most units in B it runs δq·Rkᵀ as one GEMM and counts every multiply it does).
+    const cfg = { ...configs[3], eps: 6 };
     const { p, x, opts, up } = setup(cfg, 1000 + cfg.H);
     const ref = referenceKernel.forward(p, x, cfg.T, cfg.N, opts);
     const refG = referenceKernel.backward(p, x, ref, up, opts);
@@ -165,6 +167,7 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     expect(meanActivity).toBeLessThan(0.3);
     expect(Array.from(f.macs.executed)).toEqual(Array.from(ref.macs.executed));
     expect(Array.from(g.macs.executed)).toEqual(Array.from(refG.macs.executed));
+    for (let t = 0; t < cfg.T; t++) expect(refG.macs.backwardSparsity[t]).toBeGreaterThan(0.6);
     for (let t = 0; t < cfg.T; t++) {
       expect(f.macs.executed[t]).toBeLessThan(0.5 * f.macs.dense[t]);
       expect(g.macs.executed[t]).toBeLessThan(g.macs.dense[t]);
@@ -191,12 +194,56 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     const { p, x, opts, up } = setup(cfg, 1000 + cfg.H);
     const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
     const full = native!.sparse.backward(p, x, f, up, opts);
-    const noX = native!.sparse.backward(p, x, f, up, { ...opts, inputGrad: false } as EgruForwardOptions<Float32Array>);
+    const noX = native!.sparse.backward(p, x, f, up, { ...opts, inputGrad: false });
     expect(noX.dX.length).toBe(0);
     expect(Array.from(noX.dKernel)).toEqual(Array.from(full.dKernel));
     expect(Array.from(noX.dRecurrentKernel)).toEqual(Array.from(full.dRecurrentKernel));
     expect(noX.macs.executed[0]).toBe(full.macs.executed[0] - cfg.N * 3 * cfg.H * cfg.C);
   });
+
+  it('with most units in the surrogate support, backward counts the GEMM it runs (every unit, every sample)', () => {
+    const cfg = configs[4]; // N=16, ε=1.7: B_t ≈ all units
+    const { p, x, opts, up } = setup(cfg, 1000 + cfg.H);
+    const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
+    const g = native!.sparse.backward(p, x, f, up, opts);
+    const d = native!.dense.backward(p, x, native!.dense.forward(p, x, cfg.T, cfg.N, opts), up, opts);
+    for (let t = 1; t < cfg.T; t++) {
+      expect(g.macs.backwardSparsity[t]).toBeLessThan(0.5);
+      expect(g.macs.executed[t]).toBeLessThan(d.macs.executed[t]); // dW / dRk still skip zero rows
+      expect(g.macs.executed[t]).toBeGreaterThanOrEqual(cfg.N * 3 * cfg.H * cfg.H); // δq·Rkᵀ over all units
+    }
+  });
+
+  for (const cfg of [configs[0], configs[4]]) {
+    it(`${cfg.name}: weights changed in place or replaced between calls give the new results`, () => {
+      setNativeEgruIsa(defaultIsa);
+      const { p, x, opts, up } = setup(cfg, 77);
+      for (const k of [native!.sparse, native!.dense]) {
+        const before = k.forward(p, x, cfg.T, cfg.N, opts);
+        // In place: every weight scaled, one row of each matrix negated.
+        const q: EgruLayerParams<Float32Array> = { ...p, kernel: p.kernel.slice(), recurrentKernel: p.recurrentKernel.slice(), bias: p.bias.slice() };
+        const f0 = k.forward(q, x, cfg.T, cfg.N, opts);
+        expect(Array.from(f0.y)).toEqual(Array.from(before.y));
+        for (const m of [q.kernel, q.recurrentKernel]) {
+          for (let i = 0; i < m.length; i++) m[i] *= 1.3;
+          for (let i = 0; i < 3 * cfg.H; i++) m[i] = -m[i];
+        }
+        q.bias.reverse();
+        const ref = referenceKernel.forward(q, x, cfg.T, cfg.N, opts);
+        const f1 = k.forward(q, x, cfg.T, cfg.N, opts);
+        expect(Array.from(f1.o), `${k.name} o after in-place change`).toEqual(Array.from(ref.o));
+        expectClose(`${k.name} y after in-place change`, f1.y, ref.y);
+        expect(Array.from(f1.y)).not.toEqual(Array.from(before.y));
+        const refG = referenceKernel.backward(q, x, ref, up, opts);
+        const g1 = k.backward(q, x, f1, up, opts);
+        expectClose(`${k.name} dRecurrentKernel after in-place change`, g1.dRecurrentKernel, refG.dRecurrentKernel);
+        expectClose(`${k.name} dX after in-place change`, g1.dX, refG.dX);
+        // New arrays with the original values: the original results again.
+        const f2 = k.forward({ ...p, kernel: p.kernel.slice(), recurrentKernel: p.recurrentKernel.slice() }, x, cfg.T, cfg.N, opts);
+        expect(Array.from(f2.y)).toEqual(Array.from(before.y));
+      }
+    });
+  }
 
   it('rejects wrong shapes with a RangeError naming the array, never touching memory', () => {
     const cfg = configs[0];

@@ -246,6 +246,27 @@ describe('sparse == dense', () => {
     expect(meanAct).toBeLessThan(0.6);
   });
 
+  it('inputGrad: false skips x̄ (dX empty, N·3H·C fewer MACs per step) and leaves every other gradient as is', () => {
+    const T = 5;
+    const N = 3;
+    const C = 7;
+    const H = 9;
+    const p = randomLayer64(C, H, 31, 0.5);
+    const x = randomArray(T * N * C, 32, 1, 0.5);
+    const up = makeLoss(T, N, H, 33).up as EgruUpstream<Float64Array>;
+    for (const k of [referenceKernel, referenceDenseKernel]) {
+      const f = k.forward(p, x, T, N, { training: true });
+      const full = k.backward(p, x, f, up, { training: true });
+      const noX = k.backward(p, x, f, up, { training: true, inputGrad: false });
+      expect(full.dX.length).toBe(T * N * C);
+      expect(noX.dX.length).toBe(0);
+      for (const key of ['dKernel', 'dRecurrentKernel', 'dBias', 'dRecurrentBias', 'dTheta', 'dY0'] as const) {
+        expect(Array.from(noX[key]), key).toEqual(Array.from(full[key]));
+      }
+      for (let t = 0; t < T; t++) expect(noX.macs.executed[t]).toBe(full.macs.executed[t] - N * 3 * H * C);
+    }
+  });
+
   it('executed == dense when every input is non-zero and every unit fires', () => {
     const T = 4;
     const N = 2;
