@@ -13,7 +13,7 @@
 import type { ByteSource } from '../byte-source.ts';
 import { EventFormatError } from '../errors.ts';
 import type { EventPacket, SensorGeometry } from '../packet.ts';
-import { DEFAULT_PACKET_CAPACITY } from '../packet.ts';
+import { DECODE_BLOCK, DEFAULT_PACKET_CAPACITY, allocBlock, appendBlock } from '../packet.ts';
 import type { EventFormat, EventFileInfo, EventReader, ReaderOptions, TimeRange } from '../reader.ts';
 import { filterRange } from '../reader.ts';
 import { chipGeometry, chipKind, scanAedatHeader, type AedatHeader, type ChipKind } from './header.ts';
@@ -48,98 +48,138 @@ function millis(v: string | undefined): string | undefined {
   return m ? m[1] : undefined;
 }
 
+/** Timestamp unwrapping state carried across calls. */
+interface UnwrapState {
+  prev: number;
+  offset: number;
+  first: boolean;
+  /** Events a block call produced. */
+  n: number;
+}
+
+// Module-level scratch (see DECODE_BLOCK in packet.ts): the hot loops below only touch these constants. Each
+// block of records is copied into IN (also fixing any misalignment), decoded into B, then appended to `out`.
+const IN = new Uint8Array(DECODE_BLOCK * 8);
+const IN_DV = new DataView(IN.buffer);
+const B = allocBlock();
+const BX = B.x, BY = B.y, BT = B.t, BP = B.p;
+
+/** DVS128, 8-byte records: decodes IN[0, bytes) into the scratch block. */
+function dvs128Block8(bytes: number, s: UnwrapState): void {
+  let k = 0;
+  let pv = s.prev, off = s.offset;
+  for (let o = 0; o < bytes; o += 8) {
+    const a = IN_DV.getInt32(o, false);
+    const ts = IN_DV.getInt32(o + 4, false);
+    if (ts < pv && pv - ts > TWO31) off += TWO32; // int compare first: wraps are rare
+    pv = ts;
+    if ((a & 0x80008000) !== 0) continue; // special (sync) event: no pixel
+    BX[k] = 127 - ((a >>> 1) & 0x7f);
+    BY[k] = 127 - ((a >>> 8) & 0x7f);
+    BP[k] = (a & 1) ^ 1;
+    BT[k] = ts + off;
+    k++;
+  }
+  s.prev = pv;
+  s.offset = off;
+  s.n = k;
+}
+
+/** DVS128, 6-byte AEDAT 1.0 records (16-bit address): as dvs128Block8. */
+function dvs128Block6(bytes: number, s: UnwrapState): void {
+  let k = 0;
+  let pv = s.prev, off = s.offset;
+  for (let o = 0; o < bytes; o += 6) {
+    const a = IN_DV.getInt16(o, false);
+    const ts = IN_DV.getInt32(o + 2, false);
+    if (ts < pv && pv - ts > TWO31) off += TWO32;
+    pv = ts;
+    if ((a & 0x8000) !== 0) continue;
+    BX[k] = 127 - ((a >>> 1) & 0x7f);
+    BY[k] = 127 - ((a >>> 8) & 0x7f);
+    BP[k] = (a & 1) ^ 1;
+    BT[k] = ts + off;
+    k++;
+  }
+  s.prev = pv;
+  s.offset = off;
+  s.n = k;
+}
+
+interface DavisState extends UnwrapState {
+  w1: number;
+  h1: number;
+  outOfRange: number;
+}
+
+/** DAVIS, 8-byte records: as dvs128Block8. */
+function davisBlock(bytes: number, s: DavisState): void {
+  let k = 0;
+  let pv = s.prev, off = s.offset, bad = 0;
+  const w1 = s.w1, h1 = s.h1;
+  for (let o = 0; o < bytes; o += 8) {
+    const a = IN_DV.getInt32(o, false);
+    const ts = IN_DV.getInt32(o + 4, false);
+    if (ts < pv && pv - ts > TWO31) off += TWO32; // int compare first: wraps are rare
+    pv = ts;
+    // a < 0: bit 31 set → IMU or APS word; bit 10: external input. Neither is a pixel event.
+    if (a < 0 || (a & 0x400) !== 0) continue;
+    const rx = (a >>> 12) & 0x3ff;
+    const ry = (a >>> 22) & 0x1ff;
+    if (rx > w1 || ry > h1) {
+      bad++;
+      continue;
+    }
+    BX[k] = w1 - rx;
+    BY[k] = h1 - ry;
+    BP[k] = (a >>> 11) & 1;
+    BT[k] = ts + off;
+    k++;
+  }
+  s.prev = pv;
+  s.offset = off;
+  s.outOfRange += bad;
+  s.n = k;
+}
+
 /**
- * DVS128 records. Two copies of one loop (8-byte AEDAT 2.0, 6-byte AEDAT 1.0) so that the record size is a
- * constant inside each hot loop.
+ * A RecordKernel over a block decoder: copies up to DECODE_BLOCK records (never more than `out` has room for,
+ * as every record may be an event) into IN, decodes them, appends the events. The first record's timestamp
+ * seeds the unwrapping.
  */
+function blockKernel<S extends UnwrapState>(block: (bytes: number, s: S) => void, s: S, rec: 6 | 8): RecordKernel {
+  const tsAt = rec - 4;
+  return (bytes, dv, pos, end, out) => {
+    if (s.first && pos < end) {
+      s.prev = dv.getInt32(pos + tsAt, false);
+      s.first = false;
+    }
+    const cap = out.x.length;
+    while (pos < end && out.length < cap) {
+      const m = Math.min(DECODE_BLOCK, cap - out.length, Math.floor((end - pos) / rec)) * rec;
+      IN.set(bytes.subarray(pos, pos + m));
+      block(m, s);
+      pos += m;
+      appendBlock(out, BX, BY, BT, BP, s.n);
+    }
+    return pos;
+  };
+}
+
+/** DVS128 records: 8-byte AEDAT 2.0 or 6-byte AEDAT 1.0 (separate loops keep the record size constant). */
 function dvs128Kernel(rec: 6 | 8): RecordKernel {
-  let prev = 0;
-  let offset = 0;
-  let first = true;
-  const k8: RecordKernel = (_bytes, dv, pos, end, out) => {
-    const X = out.x, Y = out.y, T = out.t, P = out.p;
-    const cap = X.length;
-    let k = out.length;
-    if (first && pos < end) {
-      prev = dv.getInt32(pos + 4, false);
-      first = false;
-    }
-    for (; pos < end && k < cap; pos += 8) {
-      const a = dv.getInt32(pos, false);
-      const ts = dv.getInt32(pos + 4, false);
-      if (ts < prev && prev - ts > TWO31) offset += TWO32; // int compare first: wraps are rare
-      prev = ts;
-      if ((a & 0x80008000) !== 0) continue; // special (sync) event: no pixel
-      X[k] = 127 - ((a >>> 1) & 0x7f);
-      Y[k] = 127 - ((a >>> 8) & 0x7f);
-      P[k] = (a & 1) ^ 1;
-      T[k] = ts + offset;
-      k++;
-    }
-    out.length = k;
-    return pos;
-  };
-  const k6: RecordKernel = (_bytes, dv, pos, end, out) => {
-    const X = out.x, Y = out.y, T = out.t, P = out.p;
-    const cap = X.length;
-    let k = out.length;
-    if (first && pos < end) {
-      prev = dv.getInt32(pos + 2, false);
-      first = false;
-    }
-    for (; pos < end && k < cap; pos += 6) {
-      const a = dv.getInt16(pos, false);
-      const ts = dv.getInt32(pos + 2, false);
-      if (ts < prev && prev - ts > TWO31) offset += TWO32; // int compare first: wraps are rare
-      prev = ts;
-      if ((a & 0x8000) !== 0) continue;
-      X[k] = 127 - ((a >>> 1) & 0x7f);
-      Y[k] = 127 - ((a >>> 8) & 0x7f);
-      P[k] = (a & 1) ^ 1;
-      T[k] = ts + offset;
-      k++;
-    }
-    out.length = k;
-    return pos;
-  };
-  return rec === 8 ? k8 : k6;
+  const s: UnwrapState = { prev: 0, offset: 0, first: true, n: 0 };
+  return rec === 8 ? blockKernel(dvs128Block8, s, 8) : blockKernel(dvs128Block6, s, 6);
 }
 
 function davisKernel(g: SensorGeometry, dropped: { outOfRange: number }): RecordKernel {
-  let prev = 0;
-  let offset = 0;
-  let first = true;
-  const w1 = g.width - 1;
-  const h1 = g.height - 1;
-  return (_bytes, dv, pos, end, out) => {
-    const X = out.x, Y = out.y, T = out.t, P = out.p;
-    const cap = X.length;
-    let k = out.length;
-    if (first && pos < end) {
-      prev = dv.getInt32(pos + 4, false);
-      first = false;
-    }
-    for (; pos < end && k < cap; pos += 8) {
-      const a = dv.getInt32(pos, false);
-      const ts = dv.getInt32(pos + 4, false);
-      if (ts < prev && prev - ts > TWO31) offset += TWO32; // int compare first: wraps are rare
-      prev = ts;
-      // a < 0: bit 31 set → IMU or APS word; bit 10: external input. Neither is a pixel event.
-      if (a < 0 || (a & 0x400) !== 0) continue;
-      const rx = (a >>> 12) & 0x3ff;
-      const ry = (a >>> 22) & 0x1ff;
-      if (rx > w1 || ry > h1) {
-        dropped.outOfRange++;
-        continue;
-      }
-      X[k] = w1 - rx;
-      Y[k] = h1 - ry;
-      P[k] = (a >>> 11) & 1;
-      T[k] = ts + offset;
-      k++;
-    }
-    out.length = k;
-    return pos;
+  const s: DavisState = { prev: 0, offset: 0, first: true, n: 0, w1: g.width - 1, h1: g.height - 1, outOfRange: 0 };
+  const k = blockKernel(davisBlock, s, 8);
+  return (bytes, dv, pos, end, out) => {
+    const r = k(bytes, dv, pos, end, out);
+    dropped.outOfRange += s.outOfRange;
+    s.outOfRange = 0;
+    return r;
   };
 }
 

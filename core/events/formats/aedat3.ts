@@ -12,11 +12,12 @@
 import type { ByteSource } from '../byte-source.ts';
 import { DEFAULT_CHUNK_BYTES } from '../byte-source.ts';
 import { EventFormatError } from '../errors.ts';
-import { DEFAULT_PACKET_CAPACITY, allocPacket, viewPacket, type EventPacket, type SensorGeometry } from '../packet.ts';
+import { DECODE_BLOCK, DEFAULT_PACKET_CAPACITY, allocBlock, allocPacket, appendBlock, viewPacket, type EventPacket, type SensorGeometry } from '../packet.ts';
 import type { EventFormat, EventFileInfo, EventReader, ReaderOptions, StreamDescriptor, TimeRange } from '../reader.ts';
 import { filterRange } from '../reader.ts';
 import { readAedatHeader } from './aedat2.ts';
 import { chipGeometry, scanAedatHeader } from './header.ts';
+import { LITTLE_ENDIAN_HOST } from './prophesee-raw.ts';
 
 export const AEDAT3_PACKET_HEADER_BYTES = 28;
 export const POLARITY_EVENT_TYPE = 1;
@@ -33,18 +34,23 @@ interface PolarityState {
   outOfRange: number;
 }
 
+// Module-level scratch (see DECODE_BLOCK in packet.ts): polarityBlock only touches these constants. Each
+// block of events is copied into IN (aligned, so it can be read as i32 words), decoded into B, appended to out.
+const IN = new Uint8Array(DECODE_BLOCK * 8);
+const IN_I32 = new Int32Array(IN.buffer);
+const B = allocBlock();
+const BX = B.x, BY = B.y, BT = B.t, BP = B.p;
+
 /**
- * Decodes 8-byte polarity events from bytes[pos, end) into out until out is full; returns the new position.
+ * Decodes `count` 8-byte polarity events from IN into the scratch block; returns the number of events kept.
  * data: bit 0 valid, bit 1 polarity, bits 2–16 y, bits 17–31 x; then the i32 timestamp.
  */
-function decodePolarity(dv: DataView, pos: number, end: number, out: EventPacket, s: PolarityState): number {
-  const X = out.x, Y = out.y, T = out.t, P = out.p;
-  const cap = X.length;
-  let k = out.length;
+function polarityBlock(count: number, s: PolarityState): number {
+  let k = 0;
   const base = s.base, h1 = s.flipH1, w = s.width, h = s.height;
   let bad = 0;
-  for (; pos < end && k < cap; pos += 8) {
-    const d = dv.getInt32(pos, true);
+  for (let i = 0; i < 2 * count; i += 2) {
+    const d = IN_I32[i];
     if ((d & 1) === 0) continue; // invalid event
     const x = d >>> 17;
     let y = (d >>> 2) & 0x7fff;
@@ -53,14 +59,34 @@ function decodePolarity(dv: DataView, pos: number, end: number, out: EventPacket
       continue;
     }
     if (h1 >= 0) y = h1 - y;
-    X[k] = x;
-    Y[k] = y;
-    P[k] = (d >>> 1) & 1;
-    T[k] = base + (dv.getInt32(pos + 4, true) & 0x7fffffff);
+    BX[k] = x;
+    BY[k] = y;
+    BP[k] = (d >>> 1) & 1;
+    BT[k] = base + (IN_I32[i + 1] & 0x7fffffff);
     k++;
   }
   s.outOfRange += bad;
-  out.length = k;
+  return k;
+}
+
+/** Big-endian hosts only: turns the little-endian words of IN[0, bytes) into host order. */
+function swapIn(bytes: number): void {
+  for (let i = 0; i < bytes; i += 4) {
+    let a = IN[i]; IN[i] = IN[i + 3]; IN[i + 3] = a;
+    a = IN[i + 1]; IN[i + 1] = IN[i + 2]; IN[i + 2] = a;
+  }
+}
+
+/** Decodes 8-byte polarity events from bytes[pos, end) into out until out is full; returns the new position. */
+function decodePolarity(bytes: Uint8Array, pos: number, end: number, out: EventPacket, s: PolarityState): number {
+  const cap = out.x.length;
+  while (pos < end && out.length < cap) {
+    const m = Math.min(DECODE_BLOCK, cap - out.length, (end - pos) >>> 3);
+    IN.set(bytes.subarray(pos, pos + 8 * m));
+    if (!LITTLE_ENDIAN_HOST) swapIn(8 * m);
+    appendBlock(out, BX, BY, BT, BP, polarityBlock(m, s));
+    pos += 8 * m;
+  }
   return pos;
 }
 
@@ -185,7 +211,7 @@ async function openAedat3(src: ByteSource, opts: ReaderOptions): Promise<EventRe
         const end = at + k * 8;
         let p = at;
         while (p < end) {
-          p = decodePolarity(win.dv, p, end, out, st);
+          p = decodePolarity(win.bytes, p, end, out, st);
           if (out.length === capacity) {
             yield out;
             out = allocPacket(capacity);

@@ -6,10 +6,11 @@
  */
 import type { ByteSource } from '../byte-source.ts';
 import { EventFormatError } from '../errors.ts';
-import { DEFAULT_PACKET_CAPACITY, type EventPacket, type SensorGeometry } from '../packet.ts';
+import { DECODE_BLOCK, DEFAULT_PACKET_CAPACITY, allocBlock, appendBlock, type EventPacket, type SensorGeometry } from '../packet.ts';
 import type { EventFormat, EventFileInfo, EventReader, ReaderOptions, TimeRange } from '../reader.ts';
 import { PROBE_BYTES, filterRange } from '../reader.ts';
 import { parsePercentHeader } from './header.ts';
+import { LITTLE_ENDIAN_HOST } from './prophesee-raw.ts';
 import { streamRecords, type RecordKernel } from './record-stream.ts';
 
 const TWO31 = 2147483648;
@@ -53,35 +54,72 @@ function layout(head: Uint8Array): { fields: Record<string, string>; lines: stri
   return { ...ph, type: head[ph.dataOffset], size: head[ph.dataOffset + 1], dataStart: ph.dataOffset + 2, legacy: false };
 }
 
-function cdKernel(g: SensorGeometry | null, dropped: { n: number }): RecordKernel {
-  let prev = -1;
-  let offset = 0;
-  const w = g ? g.width : Infinity;
-  const h = g ? g.height : Infinity;
-  return (_bytes, dv, pos, end, out) => {
-    const X = out.x, Y = out.y, T = out.t, P = out.p;
-    const cap = X.length;
-    let k = out.length;
-    let bad = 0;
-    for (; pos < end && k < cap; pos += 8) {
-      const ts = dv.getUint32(pos, true);
-      const d = dv.getUint32(pos + 4, true);
-      if (ts < prev && prev - ts > TWO31) offset += TWO32; // int compare first: wraps are rare
-      prev = ts;
-      const x = d & 0x3fff;
-      const y = (d >>> 14) & 0x3fff;
-      if (x >= w || y >= h) {
-        bad++;
-        continue;
-      }
-      X[k] = x;
-      Y[k] = y;
-      P[k] = (d >>> 28) & 1;
-      T[k] = ts + offset;
-      k++;
+// Module-level scratch (see DECODE_BLOCK in packet.ts): cdBlock only touches these constants. Each block of
+// records is copied into IN (aligned, so it can be read as u32 words), decoded into B, then appended to `out`.
+const IN = new Uint8Array(DECODE_BLOCK * 8);
+const IN_U32 = new Uint32Array(IN.buffer);
+const B = allocBlock();
+const BX = B.x, BY = B.y, BT = B.t, BP = B.p;
+
+interface CdState {
+  prev: number;
+  offset: number;
+  w: number;
+  h: number;
+  bad: number;
+  n: number;
+}
+
+/** Decodes `count` CD records from IN into the scratch block (little-endian host; see cdKernel). */
+function cdBlock(count: number, s: CdState): void {
+  let k = 0, bad = 0;
+  let pv = s.prev, off = s.offset;
+  const w = s.w, h = s.h;
+  for (let i = 0; i < 2 * count; i += 2) {
+    const ts = IN_U32[i];
+    const d = IN_U32[i + 1];
+    if (ts < pv && pv - ts > TWO31) off += TWO32; // int compare first: wraps are rare
+    pv = ts;
+    const x = d & 0x3fff;
+    const y = (d >>> 14) & 0x3fff;
+    if (x >= w || y >= h) {
+      bad++;
+      continue;
     }
-    dropped.n += bad;
-    out.length = k;
+    BX[k] = x;
+    BY[k] = y;
+    BP[k] = (d >>> 28) & 1;
+    BT[k] = ts + off;
+    k++;
+  }
+  s.prev = pv;
+  s.offset = off;
+  s.bad += bad;
+  s.n = k;
+}
+
+/** Big-endian hosts only: turns the little-endian words of IN[0, bytes) into host order. */
+function swapIn(bytes: number): void {
+  for (let i = 0; i < bytes; i += 4) {
+    let a = IN[i]; IN[i] = IN[i + 3]; IN[i + 3] = a;
+    a = IN[i + 1]; IN[i + 1] = IN[i + 2]; IN[i + 2] = a;
+  }
+}
+
+function cdKernel(g: SensorGeometry | null, dropped: { n: number }): RecordKernel {
+  const s: CdState = { prev: -1, offset: 0, w: g ? g.width : Infinity, h: g ? g.height : Infinity, bad: 0, n: 0 };
+  return (bytes, _dv, pos, end, out) => {
+    const cap = out.x.length;
+    while (pos < end && out.length < cap) {
+      const m = Math.min(DECODE_BLOCK, cap - out.length, (end - pos) >>> 3);
+      IN.set(bytes.subarray(pos, pos + 8 * m));
+      if (!LITTLE_ENDIAN_HOST) swapIn(8 * m);
+      cdBlock(m, s);
+      pos += 8 * m;
+      appendBlock(out, BX, BY, BT, BP, s.n);
+    }
+    dropped.n += s.bad;
+    s.bad = 0;
     return pos;
   };
 }

@@ -16,11 +16,15 @@
  * Evt21Decoder; info.format stays 'evt2' (the FormatId list has no separate id), formatName says 2.1.
  */
 import type { EventPacket, SensorGeometry } from '../packet.ts';
+import { DECODE_BLOCK, allocBlock, appendBlock } from '../packet.ts';
 import type { EventFormat } from '../reader.ts';
 import type { RawCounters, RawReaderOptions, WordDecoder } from './prophesee-raw.ts';
 import { emptyCounters, popcount, openRaw, probeRaw, rawEvtVersion } from './prophesee-raw.ts';
 
 const TWO_34 = 2 ** 34;
+// Module-level scratch block for Evt2Decoder's hot loop (constants: see DECODE_BLOCK in packet.ts).
+const B = allocBlock();
+const BX = B.x, BY = B.y, BT = B.t, BP = B.p;
 /** Half the TIME_HIGH range: a backward jump larger than this is the 34-bit clock looping. */
 const LOOP_THRESHOLD = 2 ** 27;
 
@@ -59,14 +63,15 @@ export class Evt2Decoder implements WordDecoder<Uint32Array> {
       this.base = th * 64 - this.shift;
       i++;
     }
-    const X = out.x, Y = out.y, T = out.t, P = out.p;
     const W = this.limits.width, H = this.limits.height;
-    let n = out.length;
+    const cap = out.x.length;
     let base = this.base;
     let dropInvalid = 0, other = 0;
-    // Each word gives at most one event: stopping after (room) words means no per-event "packet full" test.
-    while (i < end && n < X.length) {
-      const stop = Math.min(end, i + (X.length - n));
+    // Events go to the module-level scratch block (see DECODE_BLOCK in packet.ts), copied out per block.
+    // Each word gives at most one event: stopping after (room) words means no per-event "block full" test.
+    while (i < end && out.length < cap) {
+      const stop = Math.min(end, i + Math.min(DECODE_BLOCK, cap - out.length));
+      let n = 0;
       for (; i < stop; i++) {
         const v = w[i];
         const type = v >>> 28;
@@ -74,10 +79,10 @@ export class Evt2Decoder implements WordDecoder<Uint32Array> {
           const x = (v >>> 11) & 0x7ff;
           const y = v & 0x7ff;
           if (x < W && y < H) {
-            X[n] = x;
-            Y[n] = y;
-            T[n] = base + ((v >>> 22) & 63);
-            P[n] = type;
+            BX[n] = x;
+            BY[n] = y;
+            BT[n] = base + ((v >>> 22) & 63);
+            BP[n] = type;
             n++;
           } else dropInvalid++;
         } else if (type === 8) {
@@ -90,11 +95,17 @@ export class Evt2Decoder implements WordDecoder<Uint32Array> {
           base = this.loops * TWO_34 + th * 64 - this.shift;
         } else if (type === 0xa) {
           this.counters.triggers++;
-          this.opts.onTrigger?.(base + ((v >>> 22) & 63), (v >>> 8) & 31, v & 1);
+          const cb = this.opts.onTrigger;
+          if (cb) {
+            // Hand the block over before user code runs: it may decode another stream through the same scratch.
+            appendBlock(out, BX, BY, BT, BP, n);
+            n = 0;
+            cb(base + ((v >>> 22) & 63), (v >>> 8) & 31, v & 1);
+          }
         } else other++;
       }
+      appendBlock(out, BX, BY, BT, BP, n);
     }
-    out.length = n;
     this.base = base;
     this.counters.droppedInvalid += dropInvalid;
     this.counters.otherWords += other;

@@ -23,11 +23,16 @@
  * valid CD row yet or a slave row, rows y ≥ height, columns x ≥ width, vectors before any VECT_BASE_X.
  */
 import type { EventPacket, SensorGeometry } from '../packet.ts';
+import { DECODE_BLOCK, allocBlock, appendBlock } from '../packet.ts';
 import type { EventFormat } from '../reader.ts';
 import type { RawCounters, RawReaderOptions, WordDecoder } from './prophesee-raw.ts';
 import { emptyCounters, popcount, openRaw, probeRaw } from './prophesee-raw.ts';
 
 const TWO_24 = 2 ** 24;
+// Module-level scratch block for Evt3Decoder's hot loop (constants: see DECODE_BLOCK in packet.ts).
+const B = allocBlock();
+const BX = B.x, BY = B.y, BT = B.t, BP = B.p;
+const IN = new Uint16Array(2 * DECODE_BLOCK);
 /** Half the TIME_HIGH range, in TIME_HIGH units: a larger backward jump is a loop of the 24-bit clock. */
 const LOOP_THRESHOLD = 2048;
 
@@ -63,46 +68,72 @@ export class Evt3Decoder implements WordDecoder<Uint16Array> {
   ) {}
 
   decode(w: Uint16Array, i: number, end: number, out: EventPacket): number {
-    const X = out.x, Y = out.y, T = out.t, P = out.p;
-    const cap = X.length;
-    const W = this.limits.width, H = this.limits.height;
-    let n = out.length;
-    let dropInvalid = 0, other = 0;
-
-    if (this.pendMask !== 0) {
-      let m = this.pendMask;
-      const bx = this.pendX, py = this.pendY, pt = this.pendT, pp = this.pendP;
-      while (m !== 0 && n < cap) {
-        const b = m & -m;
-        const x = bx + 31 - Math.clz32(b);
-        if (x < W) {
-          X[n] = x; Y[n] = py; T[n] = pt; P[n] = pp; n++;
-        } else dropInvalid++;
-        m ^= b;
-      }
-      this.pendMask = m;
-      if (m !== 0) {
+    const cap = out.x.length;
+    const W = this.limits.width;
+    // Block by block: events go to the module-level scratch (see DECODE_BLOCK in packet.ts) and are appended to
+    // `out` after each block. A vector cut by a full block or packet is left pending, emitted first next round.
+    for (;;) {
+      if (this.pendMask !== 0) {
+        const X = out.x, Y = out.y, T = out.t, P = out.p;
+        let n = out.length;
+        let m = this.pendMask;
+        let dropInvalid = 0;
+        const bx = this.pendX, py = this.pendY, pt = this.pendT, pp = this.pendP;
+        while (m !== 0 && n < cap) {
+          const b = m & -m;
+          const x = bx + 31 - Math.clz32(b);
+          if (x < W) {
+            X[n] = x; Y[n] = py; T[n] = pt; P[n] = pp; n++;
+          } else dropInvalid++;
+          m ^= b;
+        }
+        this.pendMask = m;
         out.length = n;
         this.counters.droppedInvalid += dropInvalid;
-        return i;
+        if (m !== 0) return i;
       }
+      if (i >= end || out.length >= cap) return i;
+      i = this.block(w, i, end, Math.min(DECODE_BLOCK, cap - out.length));
+      appendBlock(out, BX, BY, BT, BP, this.blockEvents);
+      if (this.triggers.length > 0) this.reportTriggers();
     }
+  }
 
+  /** Events the last `block` call wrote to the scratch block. */
+  private blockEvents = 0;
+  /** External triggers of the last block, as (t, channel, value) triples, for `onTrigger`. */
+  private readonly triggers: number[] = [];
+
+  private reportTriggers(): void {
+    const tr = this.triggers.splice(0);
+    for (let j = 0; j < tr.length; j += 3) this.opts.onTrigger?.(tr[j], tr[j + 1], tr[j + 2]);
+  }
+
+  /** Decodes words[i..end) into the scratch block until the words run out or `room` events were written. */
+  private block(w: Uint16Array, i: number, end: number, room: number): number {
+    const W = this.limits.width, H = this.limits.height;
+    let n = 0;
+    let dropInvalid = 0, other = 0;
     let have = this.haveTimeHigh;
     let thBase = this.thBase, tl = this.timeLow;
     let t = thBase + tl;
     let y = this.y, rowOk = this.rowOk;
     let baseX = this.baseX, vp = this.vectP, haveBase = this.haveBase;
 
-    outer: for (; i < end; i++) {
-      const v = w[i];
+    // The words too go through a module-level scratch (IN), so the hot loop only touches constants.
+    const i0 = i;
+    const words = Math.min(end - i, IN.length);
+    IN.set(w.subarray(i, i + words));
+    let j = 0;
+    outer: for (; j < words; j++) {
+      const v = IN[j];
       switch (v >>> 12) {
         case 0x2: {
           // EVT_ADDR_X: one event.
-          if (n === cap) break outer;
+          if (n === room) break outer;
           const x = v & 0x7ff;
           if (rowOk && x < W) {
-            X[n] = x; Y[n] = y; T[n] = t; P[n] = (v >>> 11) & 1; n++;
+            BX[n] = x; BY[n] = y; BT[n] = t; BP[n] = (v >>> 11) & 1; n++;
           } else if (!have) this.counters.droppedBeforeTimeHigh++;
           else dropInvalid++;
           break;
@@ -117,16 +148,16 @@ export class Evt3Decoder implements WordDecoder<Uint16Array> {
             else dropInvalid += popcount(m);
           } else {
             while (m !== 0) {
-              if (n === cap) {
+              if (n === room) {
                 this.pendMask = m; this.pendX = baseX; this.pendY = y; this.pendT = t; this.pendP = vp;
                 baseX += twelve ? 12 : 8;
-                i++;
+                j++;
                 break outer;
               }
               const b = m & -m;
               const x = baseX + 31 - Math.clz32(b);
               if (x < W) {
-                X[n] = x; Y[n] = y; T[n] = t; P[n] = vp; n++;
+                BX[n] = x; BY[n] = y; BT[n] = t; BP[n] = vp; n++;
               } else dropInvalid++;
               m ^= b;
             }
@@ -176,7 +207,8 @@ export class Evt3Decoder implements WordDecoder<Uint16Array> {
         case 0xa:
           if (have) {
             this.counters.triggers++;
-            this.opts.onTrigger?.(t, (v >>> 8) & 0xf, v & 1);
+            // Reported after the block is handed over: user code may decode another stream through the scratch.
+            if (this.opts.onTrigger) this.triggers.push(t, (v >>> 8) & 0xf, v & 1);
           } else other++;
           break;
         default:
@@ -184,7 +216,7 @@ export class Evt3Decoder implements WordDecoder<Uint16Array> {
       }
     }
 
-    out.length = n;
+    this.blockEvents = n;
     this.haveTimeHigh = have;
     this.thBase = thBase;
     this.timeLow = tl;
@@ -195,7 +227,7 @@ export class Evt3Decoder implements WordDecoder<Uint16Array> {
     this.haveBase = haveBase;
     this.counters.droppedInvalid += dropInvalid;
     this.counters.otherWords += other;
-    return i;
+    return i0 + j;
   }
 }
 
