@@ -5,9 +5,25 @@
 import type { Command } from './command.ts';
 import { UsageError } from './command.ts';
 import { EventFormatError } from '../events/errors.ts';
+import { layerRunCommand } from './commands/layer-run.ts';
+import { infoCommand } from './commands/info.ts';
+import { convertCommand } from './commands/convert.ts';
+import { sliceCommand } from './commands/slice.ts';
+import { trainCommand } from './commands/train.ts';
+import { evalCommand } from './commands/eval.ts';
+import { simCommand } from './commands/sim.ts';
+import { classifyCommand } from './commands/classify.ts';
 
 const COMMANDS: Command[] = [
   // Each subcommand module is added here.
+  layerRunCommand,
+  infoCommand,
+  convertCommand,
+  sliceCommand,
+  trainCommand,
+  evalCommand,
+  simCommand,
+  classifyCommand,
 ];
 
 function help(): string {
