@@ -96,7 +96,9 @@ export async function openInput(file: string, geometry?: SensorGeometry): Promis
  * (1 s when not a terminal, one line each); cleared at the end.
  */
 export class Progress {
-  private last = 0;
+  // -Infinity, not 0: performance.now() counts from process start, so a fast run would otherwise never show
+  // its first line.
+  private last = -Infinity;
   private shown = false;
   private readonly tty: boolean;
   readonly enabled: boolean;
