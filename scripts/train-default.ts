@@ -15,7 +15,7 @@
  * usage: npm run train:default -- [--work DIR] [--out DIR] [--no-sample] [--sample-only] [overrides]
  *   overrides (for experiments; the defaults ARE the shipped recipe): --train-subjects N --test-subjects N
  *   --hidden H --epochs N --batch N --lr X --patience N --reg-state L --reg-rate L:TARGET --zoneout P
- *   --thr-mean M --bin-us U --window-us U --divide-by D --clip-value C --clip G --seed S --val F --frame W --wd X
+ *   --thr-mean M --bin-us U --window-us U --divide-by D --clip-value C --clip G --seed S --val F --frame W --wd X --augment
  */
 import { copyFile, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { formatGestureLabels, parseGestureLabels } from '../core/events/labels.ts';
@@ -30,6 +30,7 @@ import { gesturePreprocessing } from '../core/train/datasets/preprocess.ts';
 import type { EventFramesPreprocessing } from '../core/train/datasets/preprocess.ts';
 import { startTrainingWorker } from '../core/train/worker.ts';
 import type { TrainConfig } from '../core/train/config.ts';
+import type { AugmentRanges } from '../core/train/augment.ts';
 import type { TrainEvent } from '../core/train/loop.ts';
 import { loadBundle, updateBundleMeta } from '../core/model/bundle.ts';
 import { evaluateClassifier } from '../core/cli/commands/eval.ts';
@@ -69,6 +70,13 @@ const RECIPE = {
   frame: 16,
   /** Extra training windows offset by these fractions of a window (augmentation; test windows are not shifted). */
   shifts: [] as number[],
+  /**
+   * Seeded augmentation of training windows, re-binned from events every epoch (core/train/augment.ts). OFF in the
+   * shipped recipe: with `--augment` (the milder ranges below) held-out accuracy rose from 93.4 % to 97.8 % and the
+   * unseen seed-9001 set from 75.8 % to 88.7 %, but that model mislabels one of the 4 gestures of the bundled sample
+   * recording, so it is not shipped yet (training also takes ~12 min instead of ~2.5).
+   */
+  augment: false as Partial<AugmentRanges> | false,
   weightDecay: 0,
   clipValue: null as number | null,
 };
@@ -164,6 +172,7 @@ async function main(): Promise<number> {
   R.frame = num('frame', R.frame);
   if (typeof f.shifts === 'string') R.shifts = f.shifts.split(',').filter((x) => x !== '').map(Number);
   R.weightDecay = num('wd', R.weightDecay);
+  if (f.augment) R.augment = { scale: [0.9, 1.1], rotationDeg: 15, translate: 0.08, stretch: [0.85, 1.15], maxDrop: 0.15 };
   if (f['clip-value'] !== undefined) R.clipValue = Number(f['clip-value']);
   const work = path.resolve(typeof f.work === 'string' ? f.work : path.join(ROOT, '.cache', 'default-model'));
   const out = path.resolve(typeof f.out === 'string' ? f.out : path.join(ROOT, 'assets', 'models', 'default'));
@@ -223,6 +232,7 @@ async function main(): Promise<number> {
     seed: R.seed,
     kernel: 'auto',
     progressEvery: 10,
+    augment: R.augment,
   };
   const train0 = performance.now();
   const job = startTrainingWorker(config);

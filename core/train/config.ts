@@ -8,6 +8,8 @@ import type { DatasetSpec } from './datasets/registry.ts';
 import type { LrSchedule } from './schedule.ts';
 import type { KernelPreference } from '../egru/kernels.ts';
 import { checkSchedule } from './schedule.ts';
+import type { AugmentRanges } from './augment.ts';
+import { DEFAULT_AUGMENT } from './augment.ts';
 
 export interface TrainConfig {
   dataset: DatasetSpec;
@@ -39,6 +41,12 @@ export interface TrainConfig {
   kernel: 'auto' | KernelPreference;
   /** Progress event every this many optimiser steps. */
   progressEvery: number;
+  /**
+   * Training-time augmentation of event-recording windows (core/train/augment.ts): `true` = the default ranges,
+   * an object = those ranges (missing fields default). Resolved to the full ranges object (so the bundle's
+   * provenance records exactly what was used) or `false`. Validation and test data are never augmented.
+   */
+  augment?: boolean | Partial<AugmentRanges>;
 }
 
 export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'dataset' | 'out'> = {
@@ -57,6 +65,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'dataset' | 'out'> = {
   seed: 1,
   kernel: 'auto',
   progressEvery: 1,
+  augment: false,
 };
 
 export function resolveTrainConfig(c: Partial<TrainConfig> & Pick<TrainConfig, 'dataset' | 'out'>): TrainConfig {
@@ -82,5 +91,20 @@ export function resolveTrainConfig(c: Partial<TrainConfig> & Pick<TrainConfig, '
   const g = r.regularisation;
   if (!(g.rateLambda >= 0) || !(g.stateLambda >= 0) || !(g.rateTarget >= 0 && g.rateTarget <= 1)) throw bad('regularisation', g, 'λ ≥ 0 and target in [0, 1]');
   checkSchedule(r.schedule);
+  r.augment = resolveAugment(r.augment);
   return r;
+}
+
+/** `augment` setting → false or the full, validated ranges. */
+export function resolveAugment(a: TrainConfig['augment'] | undefined): false | AugmentRanges {
+  if (!a) return false;
+  const r: AugmentRanges = { ...DEFAULT_AUGMENT, ...(a === true ? {} : a) };
+  const bad = (field: string, v: unknown, want: string) => new RangeError(`train config: augment.${field} must be ${want}, got ${JSON.stringify(v)}`);
+  const pair = (v: unknown) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && x > 0 && Number.isFinite(x)) && v[0] <= v[1];
+  if (!pair(r.scale)) throw bad('scale', r.scale, '[min, max] with 0 < min ≤ max');
+  if (!pair(r.stretch)) throw bad('stretch', r.stretch, '[min, max] with 0 < min ≤ max');
+  if (!(r.rotationDeg >= 0 && r.rotationDeg <= 180)) throw bad('rotationDeg', r.rotationDeg, 'in [0, 180]');
+  if (!(r.translate >= 0 && r.translate < 1)) throw bad('translate', r.translate, 'in [0, 1)');
+  if (!(r.maxDrop >= 0 && r.maxDrop < 1)) throw bad('maxDrop', r.maxDrop, 'in [0, 1)');
+  return { scale: [r.scale[0], r.scale[1]], rotationDeg: r.rotationDeg, translate: r.translate, stretch: [r.stretch[0], r.stretch[1]], maxDrop: r.maxDrop };
 }

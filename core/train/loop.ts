@@ -10,12 +10,12 @@
  */
 import { existsSync } from 'node:fs';
 import type { TrainConfig } from './config.ts';
-import { resolveTrainConfig } from './config.ts';
+import { resolveAugment, resolveTrainConfig } from './config.ts';
 import type { Dataset } from './dataset.ts';
-import { assembleBatch, splitTrainVal } from './dataset.ts';
+import { assembleBatch, splitTrainVal, subset } from './dataset.ts';
 import type { Batch } from './dataset.ts';
 import { openDataset } from './datasets/registry.ts';
-import { hasGroups, splitByGroup } from './datasets/event-windows.ts';
+import { EventWindowDataset, hasGroups, splitByGroup } from './datasets/event-windows.ts';
 import { Adam, clipGradNorm } from './adam.ts';
 import { learningRate } from './schedule.ts';
 import { GestureModel } from '../model/gesture-model.ts';
@@ -125,9 +125,17 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
 
   const splits = await openDataset(cfg.dataset);
   // Recordings carry a group (the user): split by user so neighbouring windows of one gesture never sit on both sides.
-  const { train, val } = hasGroups(splits.train)
-    ? splitByGroup(splits.train, cfg.valFraction, cfg.seed)
-    : splitTrainVal(splits.train, cfg.valFraction, cfg.seed);
+  const grouped = hasGroups(splits.train) ? splitByGroup(splits.train, cfg.valFraction, cfg.seed) : null;
+  const { train, val } = grouped ?? splitTrainVal(splits.train, cfg.valFraction, cfg.seed);
+  // Augmentation: the training windows' raw events are loaded once; every epoch re-bins them augmented
+  // (bypassing the frame cache). Validation and test windows stay as they are.
+  const augment = resolveAugment(cfg.augment);
+  const augmentBase = splits.train instanceof EventWindowDataset ? splits.train : null;
+  if (augment) {
+    if (!augmentBase || !grouped) throw new Error(`train config: augment needs an event-recording dataset (windows binned from events); ${splits.train.name} is not one`);
+    await augmentBase.loadWindowEvents(grouped.trainIndices, augment);
+  }
+  const trainFor = (epoch: number): Dataset => (augment && augmentBase && grouped ? subset(augmentBase.augmented(cfg.seed, epoch, augment), grouped.trainIndices, augmentBase.name) : train);
   const modelConfig = resolveModelConfig({ ...cfg.model, inputSize: splits.train.inputSize, numClasses: splits.train.classNames.length });
   const kernel = getEgruKernel(cfg.kernel === 'auto' ? undefined : cfg.kernel);
 
@@ -179,6 +187,7 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
   for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
     const epoch0 = performance.now();
     const rng = new Rng(epochSeed(cfg.seed, epoch));
+    const epochTrain = trainFor(epoch);
     for (let i = 0; i < order.length; i++) order[i] = i;
     rng.shuffle(order);
     let sumLoss = 0;
@@ -195,7 +204,7 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
       }
       const t0 = performance.now();
       const idx = order.subarray(s * B, Math.min(train.size, (s + 1) * B));
-      const b = (buf = assembleBatch(train, idx, buf));
+      const b = (buf = assembleBatch(epochTrain, idx, buf));
       const st = model.lossAndGrad(b.x, b.T, b.N, b.lengths, b.labels, cfg.regularisation, rng);
       if (!Number.isFinite(st.loss)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${s + 1} (loss ${st.loss}); lower the learning rate or enable clipping`);
       clipGradNorm(params, cfg.clipNorm);

@@ -102,9 +102,9 @@ async function makeSplits(
   const { windows, stats } = await buildWindows(all, { preprocessing: prep, cache, npyTimeScale: o.npyTimeScale, onProgress: o.onProgress });
   const nTrainRec = parts.train.length;
   const base = path.basename(path.resolve(dir));
-  const train = new EventWindowDataset(`${layout}:${base}/train`, DVS_GESTURE_CLASSES, prep, windows.filter((w) => w.recording < nTrainRec), all, cache);
+  const train = new EventWindowDataset(`${layout}:${base}/train`, DVS_GESTURE_CLASSES, prep, windows.filter((w) => w.recording < nTrainRec), all, cache, o.npyTimeScale);
   const testWins = windows.filter((w) => w.recording >= nTrainRec);
-  const test = parts.test.length > 0 ? new EventWindowDataset(`${layout}:${base}/test`, DVS_GESTURE_CLASSES, prep, testWins, all, cache) : undefined;
+  const test = parts.test.length > 0 ? new EventWindowDataset(`${layout}:${base}/test`, DVS_GESTURE_CLASSES, prep, testWins, all, cache, o.npyTimeScale) : undefined;
   const T = prep.windowUs / prep.binUs;
   return {
     train,

@@ -14,9 +14,13 @@ import { subset } from '../dataset.ts';
 import { FrameCache } from '../cache.ts';
 import type { GestureLabel } from '../../events/labels.ts';
 import type { EventPacket } from '../../events/packet.ts';
+import { allocPacket } from '../../events/packet.ts';
 import { openEvents } from '../../events/formats/index.ts';
 import { readAll } from '../../events/reader.ts';
 import { Rng } from '../../util/rng.ts';
+import type { AugmentRanges, WindowEvents } from '../augment.ts';
+import { DEFAULT_AUGMENT, augmentEvents, augmentSeed, drawAugment, windowEvents } from '../augment.ts';
+import { lowerBound } from '../../events/transforms/types.ts';
 import { eventsFromNpy, parseNpy } from './npy.ts';
 import type { EventFramesPreprocessing, LabeledWindow, SparseFrames } from './preprocess.ts';
 import { WindowBinner, checkEventFrames, sortedByTime, windowsForLabels } from './preprocess.ts';
@@ -204,6 +208,9 @@ export class EventWindowDataset implements Dataset {
   private readonly T: number;
   private readonly labels: Int32Array;
   private readonly groups: Int32Array;
+  /** Raw events of windows loaded by `loadWindowEvents` (augmented training re-bins these every epoch). */
+  private readonly events = new Map<number, WindowEvents>();
+  private eventSpanUs = 0;
 
   constructor(
     readonly name: string,
@@ -212,6 +219,7 @@ export class EventWindowDataset implements Dataset {
     private readonly windows: readonly WindowRecord[],
     private readonly recordings: readonly RecordingSource[],
     private readonly cache: FrameCache | null,
+    private readonly npyTimeScale = 1000,
   ) {
     const binner = new WindowBinner(preprocessing);
     this.T = binner.T;
@@ -258,6 +266,61 @@ export class EventWindowDataset implements Dataset {
       if (f.T !== this.T || f.C !== this.inputSize) throw new Error(`${this.name}: cached window ${i} is ${f.T}×${f.C}, expected ${this.T}×${this.inputSize}`);
     }
     return { kind: 'sparse', T: f.T, t: f.t, c: f.c, v: f.v, label: w.label };
+  }
+
+  /**
+   * Decodes the recordings of windows `indices` once and keeps each window's raw events in memory (compact: 9 bytes
+   * per event), covering [start, start + windowUs / min stretch) so a time-compressed window is still full.
+   * Needed before `augmented`; one recording is decoded at a time.
+   */
+  async loadWindowEvents(indices: readonly number[], ranges: AugmentRanges = DEFAULT_AUGMENT): Promise<void> {
+    const span = Math.ceil(this.preprocessing.windowUs / Math.min(1, ranges.stretch[0]));
+    if (span > this.eventSpanUs) this.events.clear();
+    this.eventSpanUs = Math.max(span, this.eventSpanUs);
+    const byRec = new Map<number, number[]>();
+    for (const i of indices) {
+      if (this.events.has(i)) continue;
+      const r = this.windows[i].recording;
+      let a = byRec.get(r);
+      if (!a) byRec.set(r, (a = []));
+      a.push(i);
+    }
+    for (const [r, wins] of byRec) {
+      const pk = sortedByTime(await decodeRecording(this.recordings[r], this.preprocessing, this.npyTimeScale));
+      for (const i of wins) {
+        const s = this.windows[i].startUs;
+        this.events.set(i, windowEvents(pk, lowerBound(pk.t, pk.length, s), lowerBound(pk.t, pk.length, s + this.eventSpanUs), s));
+      }
+    }
+  }
+
+  /**
+   * This dataset with windows re-binned from augmented events: sample i of epoch `epoch` uses parameters drawn
+   * from Rng(augmentSeed(seed, epoch, i)), so a run is reproducible and resumable. Only windows loaded by
+   * `loadWindowEvents` can be sampled (the frame cache is bypassed: every epoch sees new frames).
+   */
+  augmented(seed: number, epoch: number, ranges: AugmentRanges = DEFAULT_AUGMENT): Dataset {
+    const binner = new WindowBinner(this.preprocessing);
+    const sensor = this.preprocessing.sensor;
+    const windowUs = this.preprocessing.windowUs;
+    let scratch = allocPacket(0);
+    return {
+      name: `${this.name}+augment`,
+      size: this.size,
+      inputSize: this.inputSize,
+      classNames: this.classNames,
+      length: (i) => this.length(i),
+      label: (i) => this.label(i),
+      sample: (i): SequenceSample => {
+        const ev = this.events.get(i);
+        if (!ev) throw new Error(`${this.name}: window ${i} has no loaded events; call loadWindowEvents before augmenting`);
+        const a = drawAugment(new Rng(augmentSeed(seed, epoch, i)), sensor, ranges);
+        // Window start 0: the kernel writes times from the window start, which is all the binner needs.
+        scratch = augmentEvents(ev, a, sensor, 0, windowUs, scratch);
+        const f = binner.bin(scratch, 0);
+        return { kind: 'sparse', T: f.T, t: f.t, c: f.c, v: f.v, label: this.labels[i] };
+      },
+    };
   }
 
   /** Releases this dataset's pins on cache entries (they become evictable). */
