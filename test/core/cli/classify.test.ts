@@ -6,12 +6,11 @@
  *  - on the shipped assets (default model + sample recording), when present: the sample is labelled correctly.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { REPO_ROOT, runEgru } from '../../helpers/run-egru.ts';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runTraining } from '../../../core/train/loop.ts';
 import '../../../core/train/datasets/event-dirs.ts'; // registers the dataset-folder loaders in this process
 import { WindowBinner, densify, gesturePreprocessing, windowsForLabels } from '../../../core/train/datasets/preprocess.ts';
@@ -23,20 +22,9 @@ import { makeGestureFixture } from '../../helpers/gesture-fixture.ts';
 import type { FixtureTrial } from '../../helpers/gesture-fixture.ts';
 import type { ClassifyResult } from '../../../core/cli/commands/classify.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const EGRU = path.join(ROOT, 'bin', 'egru.mjs');
+const ROOT = REPO_ROOT;
 
-function egru(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EGRU, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const egru = runEgru;
 
 const PREP = gesturePreprocessing({ frame: { width: 16, height: 16 }, binUs: 10_000, windowUs: 100_000 });
 

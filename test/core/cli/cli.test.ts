@@ -3,40 +3,19 @@
  * third-party samples.
  */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { spawn } from 'node:child_process';
+import { REPO_ROOT, runEgru } from '../../helpers/run-egru.ts';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openEvents } from '../../../core/events/formats/index.ts';
 import { accumulateStats, emptyStats, type EventStats } from '../../../core/events/packet.ts';
 import { sharedFile } from '../../helpers/shared-data.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const EGRU = path.join(ROOT, 'bin', 'egru.mjs');
+const ROOT = REPO_ROOT;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function egru(args: string[], opts: { stopAfterFirstChunk?: boolean } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EGRU, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (d: string) => {
-      stdout += d;
-      if (opts.stopAfterFirstChunk) child.stdout.destroy(); // the reader goes away: the writer sees EPIPE
-    });
-    child.stderr.on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const egru = runEgru;
 
 async function statsOf(file: string): Promise<EventStats> {
   const r = await openEvents(file);

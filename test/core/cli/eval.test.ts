@@ -3,11 +3,10 @@
  * then evaluated by the CLI run as a child process.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { runEgru } from '../../helpers/run-egru.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runTraining } from '../../../core/train/loop.ts';
 import '../../../core/train/datasets/event-dirs.ts'; // registers the dataset-folder loaders in this process
 import { gesturePreprocessing } from '../../../core/train/datasets/preprocess.ts';
@@ -15,20 +14,8 @@ import { readBundleMeta } from '../../../core/model/bundle.ts';
 import { expectedWindows, makeGestureFixture } from '../../helpers/gesture-fixture.ts';
 import type { GestureFixture } from '../../helpers/gesture-fixture.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const EGRU = path.join(ROOT, 'bin', 'egru.mjs');
 
-function egru(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EGRU, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const egru = runEgru;
 
 const PREP = gesturePreprocessing({ frame: { width: 16, height: 16 }, binUs: 10_000, windowUs: 100_000 });
 
