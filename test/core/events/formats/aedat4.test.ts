@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { lcgPacket } from '../../../helpers/lcg-packet.ts';
 import { MemoryByteSource } from '../../../../core/events/byte-source.ts';
 import { lz4Decompress } from '../../../../core/events/codecs/lz4-native.ts';
 import { EventFormatError } from '../../../../core/events/errors.ts';
@@ -49,22 +50,8 @@ function setI64(b: Uint8Array, at: number, v: number): void {
   dv.setInt32(at + 4, hi, true);
 }
 
-/** Synthetic events: t rising by 0–9 µs from t0, x/y in the sensor. */
-function synth(n: number, t0 = 1_700_000_000_000_000, seed = 1): EventPacket {
-  const pk = allocPacket(n);
-  let t = t0;
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    t += s % 10;
-    pk.t[i] = t;
-    pk.x[i] = (s >>> 8) % 346;
-    pk.y[i] = (s >>> 17) % 260;
-    pk.p[i] = (s >>> 30) & 1;
-  }
-  pk.length = n;
-  return pk;
-}
+/** Synthetic events on a 346×260 sensor (see lcgPacket). */
+const synth = (n: number, t0?: number, seed?: number): EventPacket => lcgPacket(n, 346, 260, t0, seed);
 
 describe.skipIf(!SAMPLE)('AEDAT 4.0 reader on the real DVXplorer sample (shared/data README §1)', () => {
   it('detects the format and reads the IOHeader, infoNode and streams', async () => {

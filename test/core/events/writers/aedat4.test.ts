@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as flatbuffers from 'flatbuffers';
 import { decompress as fzstd } from 'fzstd';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lcgPacket } from '../../../helpers/lcg-packet.ts';
 import { lz4DecompressFrame } from '../../../../core/events/codecs/lz4.ts';
 import { zstdBackend, zstdDecompress } from '../../../../core/events/codecs/zstd.ts';
 import { Aedat4Reader } from '../../../../core/events/formats/aedat4.ts';
@@ -28,21 +29,8 @@ async function sample(): Promise<EventPacket> {
   return sampleEvents;
 }
 
-function synth(n: number, t0 = 1_700_000_000_000_000, seed = 1): EventPacket {
-  const pk = allocPacket(n);
-  let t = t0;
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    t += s % 10;
-    pk.t[i] = t;
-    pk.x[i] = (s >>> 8) % 320;
-    pk.y[i] = (s >>> 17) % 240;
-    pk.p[i] = (s >>> 30) & 1;
-  }
-  pk.length = n;
-  return pk;
-}
+/** Synthetic events on a 320×240 sensor (see lcgPacket). */
+const synth = (n: number, t0?: number, seed?: number): EventPacket => lcgPacket(n, 320, 240, t0, seed);
 
 function expectSameEvents(a: EventPacket, b: EventPacket): void {
   expect(b.length).toBe(a.length);
