@@ -4,7 +4,8 @@
  *   weights.safetensors  float32 tensors under EvNN DVS-benchmark names (spec §6):
  *                        layers.<l>.{_max_norm,kernel,recurrent_kernel,bias,recurrent_bias,thr,
  *                                    dampening_factor,pseudo_derivative_support}, fc.weight [K,H], fc.bias [K],
- *                        and front.weight [D,C], front.bias [D] when the optional dense front layer is used.
+ *                        and front.weight [D,C], front.bias [D] when the optional dense front layer is used, or
+ *                        front.conv<i>.weight [k,k,in,out] (tfjs HWIO), front.conv<i>.bias [out] for the CNN front.
  * Without a front layer the weights file IS an EvNN-loadable state_dict of the EGRU stack + readout.
  * Saving is crash-safe (temp folder + rename); loading validates everything and throws `BundleError`.
  */
@@ -21,6 +22,7 @@ import { resolveModelConfig } from './config.ts';
 import { GestureModel } from './gesture-model.ts';
 import type { ModelParts } from './gesture-model.ts';
 import { fsyncFile, recoverDir, replaceDir } from './atomic-dir.ts';
+import { cnnParamSpecs, cnnShape, prepareCnnFront } from './front-cnn.ts';
 
 export const BUNDLE_FORMAT = 'egru-studio-model';
 /** Bumped on incompatible changes; loadBundle refuses versions it does not know. */
@@ -127,6 +129,7 @@ export function bundleTensors(model: GestureModel, encoding: 'thr' | 'thr_repara
     out['front.weight'] = { shape: [c.frontDense, c.inputSize], data: Float32Array.from(model.frontWeight) };
     out['front.bias'] = { shape: [c.frontDense], data: Float32Array.from(model.frontBias) };
   }
+  if (model.cnn && c.frontCnn) cnnParamSpecs(c.frontCnn).forEach((sp, i) => (out[sp.name] = { shape: sp.shape, data: Float32Array.from(model.cnn!.values[i]) }));
   return out;
 }
 
@@ -214,7 +217,8 @@ export function partsFromTensors(source: string, config: GestureModelConfig, ten
   const D = config.frontDense;
   const frontWeight = D > 0 ? need('front.weight', [D, config.inputSize]) : null;
   const frontBias = D > 0 ? need('front.bias', [D]) : null;
-  let inSize = D > 0 ? D : config.inputSize;
+  const frontCnn = config.frontCnn ? cnnParamSpecs(config.frontCnn).map((sp) => need(sp.name, sp.shape)) : null;
+  let inSize = D > 0 ? D : config.frontCnn ? cnnShape(config.frontCnn).outputSize : config.inputSize;
   const layers: EgruLayerParams<Float32Array>[] = config.hiddenSizes.map((H, l) => {
     const prefix = `layers.${l}.`;
     let p: EgruLayerParams<Float32Array>;
@@ -247,7 +251,7 @@ export function partsFromTensors(source: string, config: GestureModelConfig, ten
   const fcBias = need('fc.bias', [config.numClasses]);
   const extra = [...tensors.keys()].filter((k) => !used.has(k));
   if (extra.length > 0) throw new BundleError(source, extra[0], `unexpected tensor (not part of this architecture${extra.length > 1 ? `; ${extra.length - 1} more` : ''})`);
-  return { layers, fcWeight, fcBias, frontWeight, frontBias };
+  return { layers, fcWeight, fcBias, frontWeight, frontBias, frontCnn };
 }
 
 export interface LoadedBundle {
@@ -270,6 +274,7 @@ export async function loadBundle(dir: string, kernel?: EgruKernel<Float32Array>)
     throw new BundleError(dir, WEIGHTS_FILE, `cannot read (${(e as Error).message})`);
   }
   const parts = partsFromTensors(dir, meta.architecture.config, tensors);
+  if (meta.architecture.config.frontCnn) await prepareCnnFront();
   const k = kernel ?? (await import('../egru/kernels.ts')).getEgruKernel();
   return { meta, model: new GestureModel(meta.architecture.config, parts, k, Float32Array) };
 }

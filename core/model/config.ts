@@ -3,7 +3,11 @@
  * verbatim into a bundle's model.json, and inference must rebuild exactly the same pipeline from them.
  */
 
-/** Architecture of a `GestureModel`: [optional dense front] → EGRU stack → Linear readout on every step. */
+import { checkFrontCnnConfig, type FrontCnnConfig } from './front-cnn.ts';
+
+export type { FrontCnnConfig };
+
+/** Architecture of a `GestureModel`: [optional dense or CNN front] → EGRU stack → Linear readout on every step. */
 export interface GestureModelConfig {
   /** C: values per time step fed to the model (e.g. P·h·w of a downsampled frame). */
   inputSize: number;
@@ -16,6 +20,11 @@ export interface GestureModelConfig {
    * EGRU layer's input kernel IS the (sparse) linear projection of the frames and skips zero inputs.
    */
   frontDense: number;
+  /**
+   * Optional CNN front end from tfjs layers (front-cnn.ts; paper-like) applied to every step's frame, or null (default).
+   * Exclusive with `frontDense`. Its input shape must multiply out to `inputSize`.
+   */
+  frontCnn: FrontCnnConfig | null;
   /** Which EGRU output the readout reads: the trace (paper recipe, spec §8.1) or y. */
   readout: 'trace' | 'y';
   /** 'mean': logits averaged over all valid steps (DVS recipe); 'last': the last step only (sMNIST recipe). */
@@ -36,11 +45,20 @@ export interface GestureModelConfig {
   inputGain: number;
   /** Zoneout probability on c during training (0 = off; DVS recipe 0.2319). */
   zoneout: number;
+  /**
+   * Optional "chrono" initialisation of the keep gate u (Tallec & Ollivier, ICLR 2018): each unit's u-gate input
+   * bias starts at log(U(1, chronoTMax − 1)), so u = σ(b) ∈ [0.5, 1 − 1/chronoTMax) and units keep their state c
+   * for characteristic times spread up to ≈ chronoTMax steps — what a long task (sMNIST: 784 steps) needs from the
+   * first update instead of having to learn it. Absent or 0 = EvNN's zero biases (the default; never written into
+   * default configs, so existing models and bundles are unchanged). Only the initial values change.
+   */
+  chronoTMax?: number;
 }
 
 export const DEFAULT_MODEL_CONFIG: Omit<GestureModelConfig, 'inputSize' | 'numClasses'> = {
   hiddenSizes: [128],
   frontDense: 0,
+  frontCnn: null,
   readout: 'trace',
   pooling: 'mean',
   gamma: 0.7,
@@ -62,6 +80,12 @@ export function resolveModelConfig(c: Partial<GestureModelConfig> & { inputSize:
   if (r.hiddenSizes.length === 0) throw new RangeError('model config: hiddenSizes must list at least one layer');
   r.hiddenSizes.forEach((h, i) => posInt(h, `hiddenSizes[${i}]`));
   if (!Number.isInteger(r.frontDense) || r.frontDense < 0) throw new RangeError(`model config: frontDense must be an integer ≥ 0, got ${r.frontDense}`);
+  if (r.frontCnn !== null) {
+    checkFrontCnnConfig(r.frontCnn);
+    if (r.frontDense > 0) throw new RangeError('model config: frontDense and frontCnn cannot both be used');
+    const i = r.frontCnn.input;
+    if (i.channels * i.height * i.width !== r.inputSize) throw new RangeError(`model config: frontCnn input ${i.channels}×${i.height}×${i.width} ≠ inputSize ${r.inputSize}`);
+  }
   if (r.readout !== 'trace' && r.readout !== 'y') throw new RangeError(`model config: readout must be 'trace' or 'y', got ${String(r.readout)}`);
   if (r.pooling !== 'mean' && r.pooling !== 'last') throw new RangeError(`model config: pooling must be 'mean' or 'last', got ${String(r.pooling)}`);
   if (!(r.gamma >= 0)) throw new RangeError(`model config: gamma must be ≥ 0, got ${r.gamma}`);
@@ -70,6 +94,7 @@ export function resolveModelConfig(c: Partial<GestureModelConfig> & { inputSize:
   if (!(r.weightGain > 0)) throw new RangeError(`model config: weightGain must be > 0, got ${r.weightGain}`);
   if (!(r.inputGain > 0)) throw new RangeError(`model config: inputGain must be > 0, got ${r.inputGain}`);
   if (!(r.zoneout >= 0 && r.zoneout < 1)) throw new RangeError(`model config: zoneout must be in [0, 1), got ${r.zoneout}`);
+  if (r.chronoTMax !== undefined && !(r.chronoTMax === 0 || r.chronoTMax > 2)) throw new RangeError(`model config: chronoTMax must be 0 (off) or > 2, got ${r.chronoTMax}`);
   return r;
 }
 

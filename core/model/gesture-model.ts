@@ -1,5 +1,5 @@
 /**
- * GestureModel: [optional dense front] → EGRU stack → Linear(H→K) on the top layer's trace at every step →
+ * GestureModel: [optional dense or CNN front] → EGRU stack → Linear(H→K) on the top layer's trace at every step →
  * logits averaged over steps (or the last step) → softmax cross-entropy (spec §8.1).
  *
  * The default front end is the first EGRU layer itself: its input kernel W [C, 3H] is the linear projection of
@@ -12,6 +12,7 @@ import type { EgruForwardOptions, EgruForwardResult, EgruKernel, EgruLayerParams
 import type { GestureModelConfig } from './config.ts';
 import { linearBackward, linearForward, poolTime, poolTimeBackward, softmaxCrossEntropy } from './readout.ts';
 import type { Rng } from '../util/rng.ts';
+import { CnnFront, cnnParamSpecs } from './front-cnn.ts';
 
 export type FloatCtor<A extends Float> = { new (n: number): A; new (src: ArrayLike<number>): A };
 
@@ -41,7 +42,7 @@ export interface ForwardPass<A extends Float> {
   T: number;
   N: number;
   lengths: Int32Array;
-  /** Post-ReLU front activations [T, N, D] (null without a front layer). */
+  /** Post-ReLU front activations [T, N, D] (dense or CNN front; null without a front end). */
   front: A | null;
   /** Input of each EGRU layer ([T, N, C_l]). */
   inputs: A[];
@@ -72,6 +73,8 @@ export interface ModelParts<A extends Float> {
   fcBias: A;
   frontWeight: A | null;
   frontBias: A | null;
+  /** CNN front tensors in `cnnParamSpecs` order (float32 models only); absent/null without a CNN front. */
+  frontCnn?: Float32Array[] | null;
 }
 
 export class GestureModel<A extends Float = Float32Array> {
@@ -80,6 +83,8 @@ export class GestureModel<A extends Float = Float32Array> {
   readonly fcBias: A;
   readonly frontWeight: A | null;
   readonly frontBias: A | null;
+  /** The CNN front end when `config.frontCnn` is set. */
+  readonly cnn: CnnFront | null;
   private readonly named: NamedParam<A>[];
 
   constructor(
@@ -92,7 +97,11 @@ export class GestureModel<A extends Float = Float32Array> {
     const D = c.frontDense;
     if (parts.layers.length !== c.hiddenSizes.length) throw new RangeError(`model has ${parts.layers.length} EGRU layers, config says ${c.hiddenSizes.length}`);
     if ((D > 0) !== (parts.frontWeight !== null)) throw new RangeError('front layer weights do not match config.frontDense');
-    let inSize = D > 0 ? D : c.inputSize;
+    const cnnCfg = c.frontCnn ?? null;
+    if ((cnnCfg !== null) !== Boolean(parts.frontCnn)) throw new RangeError('CNN front tensors do not match config.frontCnn');
+    if (cnnCfg && (ctor as unknown) !== Float32Array) throw new RangeError('a CNN front end runs in float32 only (tfjs)');
+    this.cnn = cnnCfg && parts.frontCnn ? new CnnFront(cnnCfg, parts.frontCnn) : null;
+    let inSize = D > 0 ? D : this.cnn ? this.cnn.outputSize : c.inputSize;
     const check = (a: A, n: number, what: string) => {
       if (a.length !== n) throw new RangeError(`${what}: ${a.length} values, expected ${n}`);
     };
@@ -120,6 +129,9 @@ export class GestureModel<A extends Float = Float32Array> {
     this.named = [];
     if (this.frontWeight && this.frontBias) {
       this.named.push(mk('front.weight', [D, c.inputSize], this.frontWeight, 'weight'), mk('front.bias', [D], this.frontBias, 'bias'));
+    }
+    if (this.cnn && cnnCfg) {
+      cnnParamSpecs(cnnCfg).forEach((sp, i) => this.named.push(mk(sp.name, sp.shape, this.cnn!.values[i] as unknown as A, sp.kind)));
     }
     this.layers.forEach((p, l) => {
       const H = p.hiddenSize;
@@ -176,13 +188,20 @@ export class GestureModel<A extends Float = Float32Array> {
       macsExecuted += nnz * D;
       macsDense += T * N * C * D;
       inp = front;
+    } else if (this.cnn) {
+      const rows = T * N;
+      front = this.cnn.forward(x as unknown as Float32Array, rows) as unknown as A;
+      macsExecuted += rows * this.cnn.macsPerFrame;
+      macsDense += rows * this.cnn.macsPerFrame;
+      inp = front;
     }
     const inputs: A[] = [];
     const results: EgruForwardResult<A>[] = [];
     const options: EgruForwardOptions<A>[] = [];
     for (let l = 0; l < this.layers.length; l++) {
       const p = this.layers[l];
-      const opts: EgruForwardOptions<A> = { training, keepCache: training };
+      // The first layer's input gradient is only needed by a front end below it (camera frames need none).
+      const opts: EgruForwardOptions<A> = { training, keepCache: training, inputGrad: l > 0 || front !== null };
       if (c.zoneout > 0) {
         opts.zoneout = c.zoneout;
         if (training) {
@@ -290,6 +309,9 @@ export class GestureModel<A extends Float = Float32Array> {
         else below.dy = grads.dX;
       } else if (f.front && this.frontWeight) {
         this.frontBackward(f, grads.dX, x, g('front.weight'), g('front.bias'));
+      } else if (f.front && this.cnn) {
+        const cnnGrads = cnnParamSpecs(this.cnn.config).map((sp) => g(sp.name) as unknown as Float32Array);
+        this.cnn.backward(x as unknown as Float32Array, T * N, grads.dX, cnnGrads);
       }
     }
     return { loss: ce + regLoss, ce, reg: regLoss, correct, activity: count > 0 ? on / count : 0, macsExecuted: f.macsExecuted, macsDense: f.macsDense };

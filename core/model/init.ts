@@ -9,6 +9,7 @@ import type { GestureModelConfig } from './config.ts';
 import { GestureModel } from './gesture-model.ts';
 import type { FloatCtor } from './gesture-model.ts';
 import { Rng } from '../util/rng.ts';
+import { cnnShape, initCnnParams } from './front-cnn.ts';
 
 export function initGestureModel(config: GestureModelConfig, seed: number, kernel: EgruKernel<Float32Array>): GestureModel<Float32Array>;
 export function initGestureModel(config: GestureModelConfig, seed: number, kernel: EgruKernel<Float64Array>, dtype: 'float64'): GestureModel<Float64Array>;
@@ -26,12 +27,17 @@ export function initGestureModel(config: GestureModelConfig, seed: number, kerne
   const D = config.frontDense;
   const frontWeight = D > 0 ? uniform(D * config.inputSize, config.inputSize) : null;
   const frontBias = D > 0 ? uniform(D, config.inputSize) : null;
-  let inSize = D > 0 ? D : config.inputSize;
+  // A CNN front draws one seed of its own (only when present: models without one initialise exactly as before).
+  const frontCnn = config.frontCnn ? initCnnParams(config.frontCnn, new Rng(layerSeed())) : null;
+  if (frontCnn && dtype !== 'float32') throw new RangeError('a CNN front end runs in float32 only (tfjs)');
+  const cnnOut = config.frontCnn ? cnnShape(config.frontCnn).outputSize : 0;
+  let inSize = D > 0 ? D : config.frontCnn ? cnnOut : config.inputSize;
   const layers = config.hiddenSizes.map((H, l) => {
+    const seed = layerSeed();
     const p = createEgruParams({
       inputSize: inSize,
       hiddenSize: H,
-      seed: layerSeed(),
+      seed,
       gain: config.weightGain,
       thresholdInit: 'beta',
       thrMean: config.thrMean,
@@ -39,12 +45,19 @@ export function initGestureModel(config: GestureModelConfig, seed: number, kerne
       eps: config.eps,
       dtype,
     });
-    if (l === 0 && D === 0 && config.inputGain !== 1) for (let i = 0; i < p.kernel.length; i++) p.kernel[i] *= config.inputGain;
+    if (l === 0 && D === 0 && !config.frontCnn && config.inputGain !== 1) for (let i = 0; i < p.kernel.length; i++) p.kernel[i] *= config.inputGain;
+    const tMax = config.chronoTMax ?? 0;
+    if (tMax > 0) {
+      // Chrono init of the keep gate u (bias chunk 0 of [u, r, g]), from its own stream so that every other
+      // initial value is the same as without it. The candidate weight 1 − u gets the matching −b implicitly.
+      const cr = new Rng((seed ^ 0x6c8e9cf5) >>> 0);
+      for (let j = 0; j < H; j++) p.bias[j] = Math.log(cr.uniform(1, tMax - 1));
+    }
     inSize = H;
     return p;
   });
   const Htop = config.hiddenSizes[config.hiddenSizes.length - 1];
   const fcWeight = uniform(config.numClasses * Htop, Htop);
   const fcBias = uniform(config.numClasses, Htop);
-  return new GestureModel<Float>(config, { layers, fcWeight, fcBias, frontWeight, frontBias }, kernel, ctor);
+  return new GestureModel<Float>(config, { layers, fcWeight, fcBias, frontWeight, frontBias, frontCnn }, kernel, ctor);
 }

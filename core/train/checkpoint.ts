@@ -90,7 +90,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   }
   if (!Number.isInteger(raw.epochsCompleted) || raw.epochsCompleted < 0 || !Array.isArray(raw.history)) throw new BundleError(dir, STATE_FILE, 'malformed training state');
   return {
-    model: { config: meta.architecture.config, parts: { layers: model.layers, fcWeight: model.fcWeight, fcBias: model.fcBias, frontWeight: model.frontWeight, frontBias: model.frontBias } },
+    model: { config: meta.architecture.config, parts: { layers: model.layers, fcWeight: model.fcWeight, fcBias: model.fcBias, frontWeight: model.frontWeight, frontBias: model.frontBias, frontCnn: model.cnn?.values ?? null } },
     optimiser: { step, m, v },
     state: { ...raw, bestLoss: raw.bestLoss ?? Infinity },
   };

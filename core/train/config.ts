@@ -2,7 +2,7 @@
  * Training-run configuration: a plain JSON object (a `--config FILE`, CLI flags, or the app's job form), copied
  * into the bundle's provenance. `resolveTrainConfig` fills defaults and rejects bad values with the field name.
  */
-import type { GestureModelConfig } from '../model/config.ts';
+import type { FrontCnnConfig, GestureModelConfig } from '../model/config.ts';
 import type { ActivityRegularisation } from '../model/gesture-model.ts';
 import type { DatasetSpec } from './datasets/registry.ts';
 import type { LrSchedule } from './schedule.ts';
@@ -19,8 +19,10 @@ export interface TrainConfig {
   checkpointDir?: string;
   /** Continue from checkpointDir when it exists. */
   resume: boolean;
-  /** Architecture; inputSize and numClasses come from the dataset. */
-  model: Partial<Omit<GestureModelConfig, 'inputSize' | 'numClasses'>>;
+  /** Architecture; inputSize and numClasses come from the dataset (and a CNN front's input shape from its frames). */
+  model: Partial<Omit<GestureModelConfig, 'inputSize' | 'numClasses' | 'frontCnn'>> & {
+    frontCnn?: (Omit<FrontCnnConfig, 'input'> & { input?: FrontCnnConfig['input'] }) | null;
+  };
   epochs: number;
   batchSize: number;
   lr: number;

@@ -21,6 +21,9 @@ import { learningRate } from './schedule.ts';
 import { GestureModel } from '../model/gesture-model.ts';
 import { resolveModelConfig } from '../model/config.ts';
 import { initGestureModel } from '../model/init.ts';
+import { prepareCnnFront, type FrontCnnConfig } from '../model/front-cnn.ts';
+import type { Preprocessing } from '../model/config.ts';
+import { channelsOf } from './datasets/preprocess.ts';
 import { loadBundle, saveBundle, updateBundleMeta } from '../model/bundle.ts';
 import type { BundleMeta, TrainingMetrics } from '../model/bundle.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
@@ -136,7 +139,8 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
     await augmentBase.loadWindowEvents(grouped.trainIndices, augment);
   }
   const trainFor = (epoch: number): Dataset => (augment && augmentBase && grouped ? subset(augmentBase.augmented(cfg.seed, epoch, augment), grouped.trainIndices, augmentBase.name) : train);
-  const modelConfig = resolveModelConfig({ ...cfg.model, inputSize: splits.train.inputSize, numClasses: splits.train.classNames.length });
+  const modelConfig = resolveModelConfig({ ...cfg.model, frontCnn: cnnForData(cfg.model.frontCnn, splits.preprocessing), inputSize: splits.train.inputSize, numClasses: splits.train.classNames.length });
+  if (modelConfig.frontCnn) await prepareCnnFront(); // loads tfjs (only for CNN models) and picks its backend
   const kernel = getEgruKernel(cfg.kernel === 'auto' ? undefined : cfg.kernel);
 
   let model: GestureModel;
@@ -352,4 +356,15 @@ function makeMeta(
 /** JSON with object keys sorted, so configs compare equal regardless of key order. */
 function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x));
+}
+
+/**
+ * A CNN front given without its input shape (e.g. `--front-cnn 8,16`) takes it from the dataset's event frames:
+ * channels = polarity channels, height × width = the preprocessing's frame.
+ */
+function cnnForData(spec: TrainConfig['model']['frontCnn'], pre: Preprocessing): FrontCnnConfig | null {
+  if (!spec) return null;
+  if (spec.input) return { ...spec, input: spec.input };
+  if (pre.kind !== 'event-frames') throw new Error('train config: model.frontCnn needs an "input" shape for a non-frame dataset');
+  return { ...spec, input: { channels: channelsOf(pre), height: pre.frame.height, width: pre.frame.width } };
 }

@@ -30,6 +30,8 @@ model
   --hidden 128[,128]      EGRU hidden units per layer
   --front-dense D         dense ReLU layer of D units before the EGRU (default 0: the EGRU input kernel
                           projects the sparse frames directly)
+  --front-cnn C1,C2[:K[:P]]  CNN front end from tfjs layers on each frame: Conv2D(K×K, C_i channels) → ReLU →
+                          MaxPool(P) per block (default K=3, P=2), flattened into the EGRU (paper-like)
   --readout trace|y       --pooling mean|last      --gamma G   --eps E   --thr-mean M   --zoneout P
 optimisation
   --epochs N  --batch N  --lr X  --seed N  --clip X (0 = off)  --weight-decay X  --freeze-thresholds
@@ -51,6 +53,18 @@ function num(flags: Record<string, string | true>, k: string): number | undefine
   const n = Number(v);
   if (v === true || !Number.isFinite(n)) throw new UsageError(`--${k} needs a number, got ${String(v)}`);
   return n;
+}
+
+/** `C1,C2[:K[:P]]` → a CNN front spec whose input shape the training loop takes from the dataset's frames. */
+function parseFrontCnn(s: string): { channels: number[]; kernelSize: number; pool: number } {
+  const [ch, k = '3', p = '2'] = s.split(':');
+  const channels = ch.split(',').map(Number);
+  const kernelSize = Number(k);
+  const pool = Number(p);
+  if (channels.length === 0 || !channels.every((v) => Number.isInteger(v) && v > 0) || !Number.isInteger(kernelSize) || !Number.isInteger(pool)) {
+    throw new UsageError(`--front-cnn C1,C2[:K[:P]] (e.g. 8,16:3:2), got ${s}`);
+  }
+  return { channels, kernelSize, pool };
 }
 
 function parseSchedule(s: string): LrSchedule {
@@ -102,6 +116,7 @@ export async function configFromArgs(args: string[]): Promise<{ config: TrainCon
     if (v !== undefined) c.model[key] = v;
   };
   m('front-dense', 'frontDense');
+  if (typeof flags['front-cnn'] === 'string') c.model.frontCnn = parseFrontCnn(flags['front-cnn']);
   m('gamma', 'gamma');
   m('eps', 'eps');
   m('thr-mean', 'thrMean');
