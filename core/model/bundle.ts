@@ -22,7 +22,7 @@ import { resolveModelConfig } from './config.ts';
 import { GestureModel } from './gesture-model.ts';
 import type { ModelParts } from './gesture-model.ts';
 import { fsyncFile, recoverDir, replaceDir } from './atomic-dir.ts';
-import { cnnParamSpecs, cnnShape, prepareCnnFront } from './front-cnn.ts';
+import { cnnParamSpecs, cnnShape } from './front-cnn.ts';
 
 export const BUNDLE_FORMAT = 'egru-studio-model';
 /** Bumped on incompatible changes; loadBundle refuses versions it does not know. */
@@ -274,7 +274,6 @@ export async function loadBundle(dir: string, kernel?: EgruKernel<Float32Array>)
     throw new BundleError(dir, WEIGHTS_FILE, `cannot read (${(e as Error).message})`);
   }
   const parts = partsFromTensors(dir, meta.architecture.config, tensors);
-  if (meta.architecture.config.frontCnn) await prepareCnnFront();
   const k = kernel ?? (await import('../egru/kernels.ts')).getEgruKernel();
   return { meta, model: new GestureModel(meta.architecture.config, parts, k, Float32Array) };
 }

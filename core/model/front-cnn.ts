@@ -1,52 +1,29 @@
 /**
- * The paper-like front end: a small CNN built from TensorFlow.js layers that turns each time step's event frame
- * into a feature vector for the first EGRU layer (the EvNN DVS model also puts a CNN before its EGRU).
+ * The paper-like front end: a small CNN (the tfjs-layers Conv2D / MaxPooling2D stack, see `toTfjsLayers`) that turns
+ * each time step's event frame into a feature vector for the first EGRU layer (the EvNN DVS model also puts a CNN
+ * before its EGRU).
  *
  *   frame [P, h, w] (the preprocessing's channel-major 'pyx' step) → for each block: Conv2D(k×k, 'same') → ReLU →
  *   MaxPool(pool) → flatten (NHWC order) → D = h'·w'·channels features, ReLU'd and so mostly zero → EGRU.
  *
- * All T·N frames of a batch go through the network as ONE tfjs batch (never per step). The weights live in plain
- * Float32Arrays owned by the GestureModel (the optimiser, bundles and checkpoints treat them like every other
- * tensor); they are copied into the tfjs variables before each call, which costs nothing next to the convolutions
- * at these sizes. Backward asks tfjs for the gradient of Σ(out ⊙ dOut) with respect to the layer variables: the
- * vector-Jacobian product with the EGRU's input gradient, by tfjs' own registered conv/pool/relu gradients.
- *
- * Float32 only (tfjs computes in float32). `await prepareCnnFront()` loads tfjs and picks its backend first.
+ * The network is computed by hand over typed arrays (`CnnFront`: all T·N frames of a batch in one call, never per
+ * step; zero inputs skipped), with the weights in plain Float32Arrays owned by the GestureModel (the optimiser,
+ * bundles and checkpoints treat them like every other tensor). `toTfjsLayers` builds the identical tfjs-layers model
+ * with those weights; the tests hold the two equal, forward and gradient.
  */
 import type * as tfc from '@tensorflow/tfjs-core';
 import type * as tflTypes from '@tensorflow/tfjs-layers';
 import type { Rng } from '../util/rng.ts';
 
-/** tfjs is loaded on demand (≈ 1 s of imports): models without a CNN front, and the CLI, never pay for it. */
-let runtime: { tf: typeof tfc; tfl: typeof tflTypes; backend: string } | null = null;
+/** tfjs is loaded on demand (≈ 1 s of imports): only `toTfjsLayers` needs it, never training or inference. */
+let runtime: { tf: typeof tfc; tfl: typeof tflTypes } | null = null;
 
-/**
- * Loads TensorFlow.js and initialises its fastest backend (tfjs-node → wasm → cpu, see `initTf`). Must be awaited
- * once before a CNN front end runs; training, evaluation and bundle loading do it when the model has one.
- */
-export async function prepareCnnFront(): Promise<string> {
+async function loadTfjs(): Promise<{ tf: typeof tfc; tfl: typeof tflTypes }> {
   if (!runtime) {
     const [op, tfl] = await Promise.all([import('../egru/tfjs-op.ts'), import('@tensorflow/tfjs-layers')]);
-    let { backend } = await op.initTf();
-    // Training needs the convolution's gradient kernels; tfjs' wasm backend (4.22) has Conv2D but not
-    // Conv2DBackpropFilter / MaxPoolGrad, so fall back to the JS cpu backend, which has them all.
-    const missing = CNN_KERNELS.filter((k) => !op.tf.getKernel(k, backend));
-    if (missing.length > 0) {
-      // Production mode only silences tfjs' "install tfjs-node" console banner (we report the backend ourselves).
-      op.tf.enableProdMode();
-      await op.tf.setBackend('cpu');
-      backend = 'cpu';
-    }
-    runtime = { tf: op.tf, tfl, backend };
+    await op.initTf();
+    runtime = { tf: op.tf, tfl };
   }
-  return runtime.backend;
-}
-
-/** Forward and gradient kernels the CNN front needs from a tfjs backend. */
-const CNN_KERNELS = ['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPool', 'MaxPoolGrad', 'Relu', 'Transpose'];
-
-function rt(): { tf: typeof tfc; tfl: typeof tflTypes } {
-  if (!runtime) throw new Error('CNN front end used before `await prepareCnnFront()` (TensorFlow.js not loaded)');
   return runtime;
 }
 
@@ -124,13 +101,33 @@ export function cnnMacsPerFrame(c: FrontCnnConfig): number {
   return cnnShape(c).blocks.reduce((s, b) => s + b.h * b.w * k2 * b.inC * b.outC, 0);
 }
 
-/** The CNN over tfjs layers; weights are read from `values` (owned by the model) at every call. */
+/** What a CNN forward keeps for backward: each block's input, its post-ReLU conv output, and pooling choices. */
+export interface CnnCache {
+  rows: number;
+  /** Input of each block (block 0: the caller's frames, channel-major; then NHWC pooled maps). */
+  inputs: Float32Array[];
+  /** Post-ReLU convolution output of each block, NHWC [rows, h, w, outC]. */
+  acts: Float32Array[];
+  /** Per pooled output element, the index into `acts[b]` it took its maximum from (null when pool = 1). */
+  argmax: (Int32Array | null)[];
+  /** Multiply-accumulates executed (zero inputs skipped) and of a dense convolution. */
+  macsExecuted: number;
+  macsDense: number;
+}
+
+/**
+ * The CNN front, computed by hand over typed arrays (the same operator semantics as tfjs-layers Conv2D('same') +
+ * ReLU + MaxPooling2D(valid) + Flatten, which `toTfjsLayers` builds and the tests hold equal, forward and gradient).
+ * Why not run it in tfjs here: tfjs' wasm backend has no convolution-gradient kernels, and its JS cpu backend took
+ * ~12 s per backward of one 16×16×2 batch on this machine. Written the EGRU way instead: a convolution SCATTERS each
+ * non-zero input pixel into the outputs it touches, so on event frames (~95 % zeros) the first block costs in
+ * proportion to the events, and the weight gradient likewise gathers only over non-zero inputs.
+ * Weights are read from `values` (owned by the model) at every call.
+ */
 export class CnnFront {
   readonly outputSize: number;
   readonly macsPerFrame: number;
-  private net: tflTypes.Sequential | null = null;
-  private vars: tfc.Variable[] = [];
-  private readonly shapes: number[][];
+  private readonly shape: ReturnType<typeof cnnShape>;
 
   constructor(
     readonly config: FrontCnnConfig,
@@ -139,98 +136,210 @@ export class CnnFront {
     checkFrontCnnConfig(config);
     const specs = cnnParamSpecs(config);
     if (values.length !== specs.length) throw new RangeError(`CNN front: ${values.length} tensors, expected ${specs.length}`);
-    specs.forEach((s, i) => {
-      const n = s.shape.reduce((a, b) => a * b, 1);
-      if (values[i].length !== n) throw new RangeError(`${s.name}: ${values[i].length} values, expected ${n} ([${s.shape.join(', ')}])`);
+    specs.forEach((sp, i) => {
+      const n = sp.shape.reduce((a, b) => a * b, 1);
+      if (values[i].length !== n) throw new RangeError(`${sp.name}: ${values[i].length} values, expected ${n} ([${sp.shape.join(', ')}])`);
     });
-    this.shapes = specs.map((s) => s.shape);
-    this.outputSize = cnnShape(config).outputSize;
+    this.shape = cnnShape(config);
+    this.outputSize = this.shape.outputSize;
     this.macsPerFrame = cnnMacsPerFrame(config);
   }
 
-  /** Frames per step of the input: P·h·w. */
+  /** Values per step of the input: P·h·w (channel-major, the preprocessing's 'pyx' layout). */
   get inputSize(): number {
     const i = this.config.input;
     return i.channels * i.height * i.width;
   }
 
-  /** Built on first use, so constructing a model (e.g. to read a bundle) never needs a tfjs backend. */
-  private build(): tflTypes.Sequential {
-    if (this.net) return this.net;
-    const { tfl } = rt();
-    const c = this.config;
-    const net = tfl.sequential();
-    c.channels.forEach((filters, i) => {
-      net.add(
-        tfl.layers.conv2d({
-          filters,
-          kernelSize: c.kernelSize,
-          padding: 'same',
-          activation: 'relu',
-          dataFormat: 'channelsLast',
-          ...(i === 0 ? { inputShape: [c.input.height, c.input.width, c.input.channels] } : {}),
-        }),
-      );
-      if (c.pool > 1) net.add(tfl.layers.maxPooling2d({ poolSize: c.pool, strides: c.pool }));
-    });
-    net.add(tfl.layers.flatten());
-    this.net = net;
-    // LayerVariable.read() hands out the underlying tf.Variable (what variableGrads differentiates against).
-    this.vars = net.trainableWeights.map((w) => w.read() as tfc.Variable);
-    if (this.vars.length !== this.shapes.length) throw new Error(`tfjs CNN has ${this.vars.length} variables, expected ${this.shapes.length}`);
-    return net;
-  }
-
-  private sync(): void {
-    const { tf } = rt();
-    this.vars.forEach((v, i) => v.assign(tf.tensor(this.values[i], this.shapes[i])));
-  }
-
-  /** x [rows, P·h·w] channel-major frames → a tfjs NHWC batch [rows, h, w, P]. */
-  private toNhwc(x: Float32Array, rows: number): tfc.Tensor4D {
-    const { tf } = rt();
-    const i = this.config.input;
+  /** Features [rows, D] (NHWC-flattened, as tfjs' Flatten) for `rows` frames (rows = T·N), and the backward cache. */
+  forward(x: Float32Array, rows: number): { out: Float32Array; cache: CnnCache } {
     if (x.length !== rows * this.inputSize) throw new RangeError(`CNN front: input has ${x.length} values, expected rows·P·h·w = ${rows}·${this.inputSize}`);
-    return tf.transpose(tf.tensor4d(x, [rows, i.channels, i.height, i.width]), [0, 2, 3, 1]);
-  }
-
-  /** Features [rows, D] for `rows` frames (rows = T·N). */
-  forward(x: Float32Array, rows: number, out = new Float32Array(rows * this.outputSize)): Float32Array {
-    const { tf } = rt();
-    const net = this.build();
-    this.sync();
-    const y = tf.tidy(() => net.apply(this.toNhwc(x, rows), { training: true }) as tfc.Tensor);
-    out.set(y.dataSync() as Float32Array);
-    y.dispose();
-    return out;
+    const c = this.config;
+    const cache: CnnCache = { rows, inputs: [], acts: [], argmax: [], macsExecuted: 0, macsDense: rows * this.macsPerFrame };
+    let inp = x;
+    this.shape.blocks.forEach((b, i) => {
+      cache.inputs.push(inp);
+      const W = this.values[2 * i];
+      const bias = this.values[2 * i + 1];
+      const act = new Float32Array(rows * b.h * b.w * b.outC);
+      cache.macsExecuted += convScatter(inp, i === 0, rows, b.inC, b.h, b.w, c.kernelSize, W, bias, b.outC, act);
+      for (let j = 0; j < act.length; j++) if (act[j] < 0) act[j] = 0; // ReLU
+      cache.acts.push(act);
+      if (c.pool > 1) {
+        const ho = Math.floor(b.h / c.pool);
+        const wo = Math.floor(b.w / c.pool);
+        const pooled = new Float32Array(rows * ho * wo * b.outC);
+        const arg = new Int32Array(pooled.length);
+        maxPool(act, rows, b.h, b.w, b.outC, c.pool, pooled, arg);
+        cache.argmax.push(arg);
+        inp = pooled;
+      } else {
+        cache.argmax.push(null);
+        inp = act;
+      }
+    });
+    return { out: inp, cache };
   }
 
   /** Adds d(Σ out ⊙ dOut)/dθ into `grads` (same order and sizes as `values`). */
-  backward(x: Float32Array, rows: number, dOut: ArrayLike<number>, grads: Float32Array[]): void {
-    const { tf } = rt();
-    const net = this.build();
-    this.sync();
+  backward(cache: CnnCache, dOut: ArrayLike<number>, grads: Float32Array[]): void {
+    const rows = cache.rows;
     if (dOut.length !== rows * this.outputSize) throw new RangeError(`CNN front: upstream gradient has ${dOut.length} values, expected ${rows * this.outputSize}`);
-    const byName = tf.tidy(() => {
-      const xt = this.toNhwc(x, rows);
-      const dy = tf.tensor2d(dOut instanceof Float32Array ? dOut : Float32Array.from(dOut), [rows, this.outputSize]);
-      const { value, grads: g } = tf.variableGrads(() => tf.sum(tf.mul(net.apply(xt, { training: true }) as tfc.Tensor, dy)) as tfc.Scalar, this.vars);
-      value.dispose();
-      return g;
-    });
-    this.vars.forEach((v, i) => {
-      const g = byName[v.name];
-      const d = g.dataSync();
-      const dst = grads[i];
-      for (let j = 0; j < dst.length; j++) dst[j] += d[j];
-      g.dispose();
-    });
+    const k = this.config.kernelSize;
+    let dP: ArrayLike<number> = dOut;
+    for (let i = this.shape.blocks.length - 1; i >= 0; i--) {
+      const b = this.shape.blocks[i];
+      const act = cache.acts[i];
+      // Through the pooling (to the arg-max) and the ReLU (only where the output was positive).
+      const dZ = new Float32Array(act.length);
+      const arg = cache.argmax[i];
+      if (arg) {
+        for (let j = 0; j < arg.length; j++) {
+          const a = arg[j];
+          if (act[a] > 0) dZ[a] += dP[j];
+        }
+      } else {
+        for (let j = 0; j < act.length; j++) if (act[j] > 0) dZ[j] = dP[j];
+      }
+      const dW = grads[2 * i];
+      const db = grads[2 * i + 1];
+      const O = b.outC;
+      for (let j = 0; j < dZ.length; j += O) for (let o = 0; o < O; o++) db[o] += dZ[j + o];
+      // The block's input gradient is only needed where that input is non-zero: everywhere else the ReLU below
+      // (or the pooling's choice) blocks it.
+      const dIn = i > 0 ? new Float32Array(cache.inputs[i].length) : null;
+      convScatterBackward(cache.inputs[i], i === 0, rows, b.inC, b.h, b.w, k, this.values[2 * i], O, dZ, dW, dIn);
+      if (dIn) dP = dIn;
+    }
   }
+}
 
-  /** Frees the tfjs variables (the Float32Array weights stay with the model). */
-  dispose(): void {
-    this.net?.dispose();
-    this.net = null;
-    this.vars = [];
+/**
+ * 'same' k×k convolution (cross-correlation, as tfjs) of NHWC (or, for `channelMajor`, [rows, C, h, w]) input into
+ * NHWC `out` (pre-activation, bias included), scattering every non-zero input value into the ≤ k² outputs it feeds.
+ * Returns the multiply-accumulates executed.
+ */
+function convScatter(inp: Float32Array, channelMajor: boolean, rows: number, C: number, h: number, w: number, k: number, W: Float32Array, bias: Float32Array, O: number, out: Float32Array): number {
+  const pad = (k - 1) >> 1;
+  const frameIn = C * h * w;
+  const frameOut = h * w * O;
+  let macs = 0;
+  for (let r = 0; r < rows; r++) {
+    const ob = r * frameOut;
+    for (let j = 0; j < h * w; j++) out.set(bias, ob + j * O);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        for (let ch = 0; ch < C; ch++) {
+          const v = inp[r * frameIn + (channelMajor ? (ch * h + y) * w + x : (y * w + x) * C + ch)];
+          if (v === 0) continue;
+          for (let ky = 0; ky < k; ky++) {
+            const oy = y - ky + pad;
+            if (oy < 0 || oy >= h) continue;
+            for (let kx = 0; kx < k; kx++) {
+              const ox = x - kx + pad;
+              if (ox < 0 || ox >= w) continue;
+              const wb = ((ky * k + kx) * C + ch) * O;
+              const zb = ob + (oy * w + ox) * O;
+              for (let o = 0; o < O; o++) out[zb + o] += v * W[wb + o];
+              macs += O;
+            }
+          }
+        }
+      }
+    }
   }
+  return macs;
+}
+
+/** dW += Σ input ⊗ dZ over non-zero inputs; dIn (when wanted) = Σ_k W·dZ at the non-zero inputs only. */
+function convScatterBackward(inp: Float32Array, channelMajor: boolean, rows: number, C: number, h: number, w: number, k: number, W: Float32Array, O: number, dZ: Float32Array, dW: Float32Array, dIn: Float32Array | null): void {
+  const pad = (k - 1) >> 1;
+  const frameIn = C * h * w;
+  const frameOut = h * w * O;
+  for (let r = 0; r < rows; r++) {
+    const ob = r * frameOut;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        for (let ch = 0; ch < C; ch++) {
+          const ii = r * frameIn + (channelMajor ? (ch * h + y) * w + x : (y * w + x) * C + ch);
+          const v = inp[ii];
+          if (v === 0) continue;
+          let g = 0;
+          for (let ky = 0; ky < k; ky++) {
+            const oy = y - ky + pad;
+            if (oy < 0 || oy >= h) continue;
+            for (let kx = 0; kx < k; kx++) {
+              const ox = x - kx + pad;
+              if (ox < 0 || ox >= w) continue;
+              const wb = ((ky * k + kx) * C + ch) * O;
+              const zb = ob + (oy * w + ox) * O;
+              for (let o = 0; o < O; o++) {
+                const d = dZ[zb + o];
+                dW[wb + o] += v * d;
+                g += W[wb + o] * d;
+              }
+            }
+          }
+          if (dIn) dIn[ii] = g;
+        }
+      }
+    }
+  }
+}
+
+/** Valid max pooling (window = stride = p) of NHWC maps; records each maximum's source index (first one on ties). */
+function maxPool(a: Float32Array, rows: number, h: number, w: number, C: number, p: number, out: Float32Array, arg: Int32Array): void {
+  const ho = Math.floor(h / p);
+  const wo = Math.floor(w / p);
+  let j = 0;
+  for (let r = 0; r < rows; r++) {
+    const fb = r * h * w * C;
+    for (let py = 0; py < ho; py++) {
+      for (let px = 0; px < wo; px++) {
+        for (let ch = 0; ch < C; ch++, j++) {
+          let best = -Infinity;
+          let bi = 0;
+          for (let dy = 0; dy < p; dy++) {
+            for (let dx = 0; dx < p; dx++) {
+              const i = fb + ((py * p + dy) * w + (px * p + dx)) * C + ch;
+              if (a[i] > best) {
+                best = a[i];
+                bi = i;
+              }
+            }
+          }
+          out[j] = best;
+          arg[j] = bi;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The same network as a tfjs-layers model (Conv2D 'same' + ReLU, MaxPooling2D, Flatten; input NHWC [h, w, P]) holding
+ * the current weights — to compose the front end with other tfjs layers, export it, or cross-check it.
+ * Frames must be transposed from the preprocessing's channel-major layout to NHWC before `predict`.
+ */
+export async function toTfjsLayers(front: CnnFront): Promise<tflTypes.Sequential> {
+  const { tf, tfl } = await loadTfjs();
+  const c = front.config;
+  const net = tfl.sequential();
+  c.channels.forEach((filters, i) => {
+    net.add(
+      tfl.layers.conv2d({
+        filters,
+        kernelSize: c.kernelSize,
+        padding: 'same',
+        activation: 'relu',
+        dataFormat: 'channelsLast',
+        ...(i === 0 ? { inputShape: [c.input.height, c.input.width, c.input.channels] } : {}),
+      }),
+    );
+    if (c.pool > 1) net.add(tfl.layers.maxPooling2d({ poolSize: c.pool, strides: c.pool }));
+  });
+  net.add(tfl.layers.flatten());
+  const shapes = cnnParamSpecs(c).map((sp) => sp.shape);
+  net.setWeights(front.values.map((v, i) => tf.tensor(v, shapes[i])));
+  return net;
 }

@@ -12,7 +12,7 @@ import type { EgruForwardOptions, EgruForwardResult, EgruKernel, EgruLayerParams
 import type { GestureModelConfig } from './config.ts';
 import { linearBackward, linearForward, poolTime, poolTimeBackward, softmaxCrossEntropy } from './readout.ts';
 import type { Rng } from '../util/rng.ts';
-import { CnnFront, cnnParamSpecs } from './front-cnn.ts';
+import { CnnFront, cnnParamSpecs, type CnnCache } from './front-cnn.ts';
 
 export type FloatCtor<A extends Float> = { new (n: number): A; new (src: ArrayLike<number>): A };
 
@@ -44,6 +44,8 @@ export interface ForwardPass<A extends Float> {
   lengths: Int32Array;
   /** Post-ReLU front activations [T, N, D] (dense or CNN front; null without a front end). */
   front: A | null;
+  /** What the CNN front keeps for its backward (null without one). */
+  cnnCache: CnnCache | null;
   /** Input of each EGRU layer ([T, N, C_l]). */
   inputs: A[];
   layers: EgruForwardResult<A>[];
@@ -99,7 +101,7 @@ export class GestureModel<A extends Float = Float32Array> {
     if ((D > 0) !== (parts.frontWeight !== null)) throw new RangeError('front layer weights do not match config.frontDense');
     const cnnCfg = c.frontCnn ?? null;
     if ((cnnCfg !== null) !== Boolean(parts.frontCnn)) throw new RangeError('CNN front tensors do not match config.frontCnn');
-    if (cnnCfg && (ctor as unknown) !== Float32Array) throw new RangeError('a CNN front end runs in float32 only (tfjs)');
+    if (cnnCfg && (ctor as unknown) !== Float32Array) throw new RangeError('a CNN front end runs in float32 only');
     this.cnn = cnnCfg && parts.frontCnn ? new CnnFront(cnnCfg, parts.frontCnn) : null;
     let inSize = D > 0 ? D : this.cnn ? this.cnn.outputSize : c.inputSize;
     const check = (a: A, n: number, what: string) => {
@@ -167,6 +169,7 @@ export class GestureModel<A extends Float = Float32Array> {
     let macsExecuted = 0;
     let macsDense = 0;
     let front: A | null = null;
+    let cnnCache: CnnCache | null = null;
     let inp = x;
     if (this.frontWeight && this.frontBias) {
       const D = c.frontDense;
@@ -189,10 +192,11 @@ export class GestureModel<A extends Float = Float32Array> {
       macsDense += T * N * C * D;
       inp = front;
     } else if (this.cnn) {
-      const rows = T * N;
-      front = this.cnn.forward(x as unknown as Float32Array, rows) as unknown as A;
-      macsExecuted += rows * this.cnn.macsPerFrame;
-      macsDense += rows * this.cnn.macsPerFrame;
+      const r = this.cnn.forward(x as unknown as Float32Array, T * N);
+      front = r.out as unknown as A;
+      cnnCache = r.cache;
+      macsExecuted += r.cache.macsExecuted; // zero pixels skipped
+      macsDense += r.cache.macsDense;
       inp = front;
     }
     const inputs: A[] = [];
@@ -229,7 +233,7 @@ export class GestureModel<A extends Float = Float32Array> {
     const logits = linearForward(pooled, N, H, this.fcWeight, this.fcBias, K, new this.ctor(N * K));
     macsExecuted += N * K * H;
     macsDense += N * K * H;
-    return { T, N, lengths, front, inputs, layers: results, options, pooled, logits, macsExecuted, macsDense };
+    return { T, N, lengths, front, cnnCache, inputs, layers: results, options, pooled, logits, macsExecuted, macsDense };
   }
 
   /** Mean activity over layers' valid entries of a forward pass. */
@@ -309,9 +313,9 @@ export class GestureModel<A extends Float = Float32Array> {
         else below.dy = grads.dX;
       } else if (f.front && this.frontWeight) {
         this.frontBackward(f, grads.dX, x, g('front.weight'), g('front.bias'));
-      } else if (f.front && this.cnn) {
+      } else if (f.cnnCache && this.cnn) {
         const cnnGrads = cnnParamSpecs(this.cnn.config).map((sp) => g(sp.name) as unknown as Float32Array);
-        this.cnn.backward(x as unknown as Float32Array, T * N, grads.dX, cnnGrads);
+        this.cnn.backward(f.cnnCache, grads.dX, cnnGrads);
       }
     }
     return { loss: ce + regLoss, ce, reg: regLoss, correct, activity: count > 0 ? on / count : 0, macsExecuted: f.macsExecuted, macsDense: f.macsDense };

@@ -29,7 +29,7 @@ export function initGestureModel(config: GestureModelConfig, seed: number, kerne
   const frontBias = D > 0 ? uniform(D, config.inputSize) : null;
   // A CNN front draws one seed of its own (only when present: models without one initialise exactly as before).
   const frontCnn = config.frontCnn ? initCnnParams(config.frontCnn, new Rng(layerSeed())) : null;
-  if (frontCnn && dtype !== 'float32') throw new RangeError('a CNN front end runs in float32 only (tfjs)');
+  if (frontCnn && dtype !== 'float32') throw new RangeError('a CNN front end runs in float32 only');
   const cnnOut = config.frontCnn ? cnnShape(config.frontCnn).outputSize : 0;
   let inSize = D > 0 ? D : config.frontCnn ? cnnOut : config.inputSize;
   const layers = config.hiddenSizes.map((H, l) => {

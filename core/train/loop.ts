@@ -21,7 +21,7 @@ import { learningRate } from './schedule.ts';
 import { GestureModel } from '../model/gesture-model.ts';
 import { resolveModelConfig } from '../model/config.ts';
 import { initGestureModel } from '../model/init.ts';
-import { prepareCnnFront, type FrontCnnConfig } from '../model/front-cnn.ts';
+import type { FrontCnnConfig } from '../model/front-cnn.ts';
 import type { Preprocessing } from '../model/config.ts';
 import { channelsOf } from './datasets/preprocess.ts';
 import { loadBundle, saveBundle, updateBundleMeta } from '../model/bundle.ts';
@@ -140,7 +140,6 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
   }
   const trainFor = (epoch: number): Dataset => (augment && augmentBase && grouped ? subset(augmentBase.augmented(cfg.seed, epoch, augment), grouped.trainIndices, augmentBase.name) : train);
   const modelConfig = resolveModelConfig({ ...cfg.model, frontCnn: cnnForData(cfg.model.frontCnn, splits.preprocessing), inputSize: splits.train.inputSize, numClasses: splits.train.classNames.length });
-  if (modelConfig.frontCnn) await prepareCnnFront(); // loads tfjs (only for CNN models) and picks its backend
   const kernel = getEgruKernel(cfg.kernel === 'auto' ? undefined : cfg.kernel);
 
   let model: GestureModel;

@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { referenceKernel } from '../../../core/egru/reference.ts';
 import { resolveModelConfig } from '../../../core/model/config.ts';
 import { initGestureModel } from '../../../core/model/init.ts';
-import { CnnFront, cnnMacsPerFrame, cnnParamSpecs, cnnShape, initCnnParams, prepareCnnFront } from '../../../core/model/front-cnn.ts';
+import { CnnFront, cnnMacsPerFrame, cnnParamSpecs, cnnShape, initCnnParams, toTfjsLayers } from '../../../core/model/front-cnn.ts';
+import { tf } from '../../../core/egru/tfjs-op.ts';
 import type { FrontCnnConfig } from '../../../core/model/front-cnn.ts';
 import { loadBundle, saveBundle } from '../../../core/model/bundle.ts';
 import type { BundleMetaInput } from '../../../core/model/bundle.ts';
@@ -14,9 +15,6 @@ import { Rng } from '../../../core/util/rng.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'egru-cnn-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-beforeAll(async () => {
-  await prepareCnnFront();
-}, 60_000);
 
 const CFG: FrontCnnConfig = { input: { channels: 2, height: 8, width: 6 }, channels: [3, 4], kernelSize: 3, pool: 2 };
 
@@ -64,7 +62,7 @@ describe('CNN front end (tfjs layers)', () => {
       const q0 = 2 * (k & 1);
       return Math.max(box(r0, q0), box(r0, q0 + 1), box(r0 + 1, q0), box(r0 + 1, q0 + 1));
     });
-    expect(Array.from(front.forward(x, 1))).toEqual(want);
+    expect(Array.from(front.forward(x, 1).out)).toEqual(want);
     expect(want).toEqual([2, 2, 2, 2]);
   });
 
@@ -78,13 +76,13 @@ describe('CNN front end (tfjs layers)', () => {
     const rng = new Rng(9);
     const r = Float32Array.from({ length: rows * front.outputSize }, () => rng.uniform(-1, 1));
     const loss = () => {
-      const y = front.forward(x, rows);
+      const y = front.forward(x, rows).out;
       let s = 0;
       for (let i = 0; i < y.length; i++) s += y[i] * r[i];
       return s;
     };
     const grads = values.map((v) => new Float32Array(v.length));
-    front.backward(x, rows, r, grads);
+    front.backward(front.forward(x, rows).cache, r, grads);
     let checked = 0;
     let worst = 0;
     values.forEach((v, t) => {
@@ -106,6 +104,45 @@ describe('CNN front end (tfjs layers)', () => {
     // and the gradient is not trivially zero
     expect(grads.some((g) => g.some((v) => Math.abs(v) > 1e-3))).toBe(true);
   });
+
+  it('equals the tfjs-layers model it exports (Conv2D same + ReLU, MaxPooling2D, Flatten): forward and gradients', async () => {
+    const rows = 5;
+    const values = initCnnParams(CFG, new Rng(12));
+    values[1].fill(0.03);
+    values[3].fill(-0.02);
+    const front = new CnnFront(CFG, values);
+    const x = frames(rows, CFG, 21);
+    const { out, cache } = front.forward(x, rows);
+    expect(cache.macsExecuted).toBeLessThan(cache.macsDense); // ~30 % non-zero pixels: the first block skips the rest
+    const net = await toTfjsLayers(front);
+    await tf.setBackend('cpu'); // the gradient kernels (Conv2DBackpropFilter, MaxPoolGrad) exist on cpu, not wasm
+    const nhwc = tf.transpose(tf.tensor4d(x, [rows, 2, 8, 6]), [0, 2, 3, 1]);
+    const want = (net.predict(nhwc) as ReturnType<typeof tf.tensor>).dataSync();
+    expect(out.length).toBe(want.length);
+    let maxErr = 0;
+    for (let i = 0; i < out.length; i++) maxErr = Math.max(maxErr, Math.abs(out[i] - want[i]));
+    expect(maxErr).toBeLessThan(1e-5);
+    expect(out.some((v) => v > 0)).toBe(true);
+
+    const rng = new Rng(4);
+    const r = Float32Array.from({ length: out.length }, () => rng.uniform(-1, 1));
+    const grads = values.map((v) => new Float32Array(v.length));
+    front.backward(cache, r, grads);
+    const vars = net.trainableWeights.map((w) => w.read() as ReturnType<typeof tf.variable>);
+    const dy = tf.tensor2d(r, [rows, front.outputSize]);
+    const { grads: tg } = tf.variableGrads(() => tf.sum(tf.mul(net.apply(nhwc) as ReturnType<typeof tf.tensor>, dy)) as ReturnType<typeof tf.scalar>, vars);
+    vars.forEach((v, i) => {
+      const t = tg[v.name].dataSync();
+      let e = 0;
+      let m = 0;
+      for (let j = 0; j < t.length; j++) {
+        e = Math.max(e, Math.abs(t[j] - grads[i][j]));
+        m = Math.max(m, Math.abs(t[j]));
+      }
+      expect(m).toBeGreaterThan(0);
+      expect(e / m).toBeLessThan(1e-5);
+    });
+  }, 60_000);
 
   it('rejects bad configurations and mismatched tensors with errors naming the field', () => {
     expect(() => resolveModelConfig({ inputSize: 96, numClasses: 2, frontCnn: { ...CFG, kernelSize: 2 } })).toThrow(/frontCnn\.kernelSize must be odd/);
