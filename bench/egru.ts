@@ -19,6 +19,10 @@
  *   at H = 1024, N = 16 (minutes per run) and runs 3 times (2 at H = 1024; 1 with --quick, N = 1 only).
  * - Native 2-thread figures are for N = 16 only (threads split the batch in forward, the units in backward); one
  *   sample runs on one thread. Times are wall-clock, so on a loaded machine the 2-thread rows suffer most.
+ * - On a shared machine wall-clock medians also count the time this process was not scheduled. The native rows
+ *   therefore carry CPU-time medians too (process user+system time of the call, all threads: for 2 threads it is the
+ *   total work, spin-waiting in barriers included), with the sparse÷dense ratio of those ("cpu" column; JSON
+ *   `fwd_cpu_ms`, `fwd_bwd_cpu_ms`). They do not remove cache and memory-bandwidth contention.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -53,6 +57,9 @@ interface Row {
   gflops: number | null;
   gflops_fwd_bwd: number | null;
   runs: number;
+  /** CPU time (user + system, all threads) of the call, median; native rows only. */
+  fwd_cpu_ms?: number;
+  fwd_bwd_cpu_ms?: number;
 }
 
 const log = (s: string): void => {
@@ -126,21 +133,34 @@ function calibrate(kernel: EgruKernel<Float32Array>, p: EgruLayerParams<Float32A
 interface Timing {
   fwd: number[];
   fwdBwd: number[];
+  fwdCpu: number[];
+  fwdBwdCpu: number[];
   activity: number;
   bsp: number;
 }
 
+const newTiming = (): Timing => ({ fwd: [], fwdBwd: [], fwdCpu: [], fwdBwdCpu: [], activity: 0, bsp: 0 });
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1000;
+}
+
 function timeKernel(k: EgruKernel<Float32Array>, p: EgruLayerParams<Float32Array>, x: Float32Array, N: number, dy: Float32Array, tm: Timing, bwd: boolean): void {
+  let c0 = process.cpuUsage();
   let t0 = performance.now();
   const f = k.forward(p, x, T, N, { keepCache: false });
   tm.fwd.push(performance.now() - t0);
+  tm.fwdCpu.push(cpuMs(c0));
   tm.activity = f.macs.activity.reduce((s, v) => s + v, 0) / T;
   if (!bwd) return;
+  c0 = process.cpuUsage();
   t0 = performance.now();
   const ft = k.forward(p, x, T, N, { training: true });
   const opts: NativeBackwardOptions = { training: true, inputGrad: false };
   const g = k.backward(p, x, ft, { dy }, opts);
   tm.fwdBwd.push(performance.now() - t0);
+  tm.fwdBwdCpu.push(cpuMs(c0));
   tm.bsp = g.macs.backwardSparsity.reduce((s, v) => s + v, 0) / T;
 }
 
@@ -354,12 +374,12 @@ async function main(): Promise<void> {
           for (const thr of threadCounts) {
             if (thr > 1 && N === 1) continue; // one sample runs on one thread (a barrier per step would not pay)
             setNativeEgruThreads(thr);
-            const tS: Timing = { fwd: [], fwdBwd: [], activity: 0, bsp: 0 };
-            const tD: Timing = { fwd: [], fwdBwd: [], activity: 0, bsp: 0 };
-            const tR: Timing = { fwd: [], fwdBwd: [], activity: 0, bsp: 0 };
+            const tS = newTiming();
+            const tD = newTiming();
+            const tR = newTiming();
             const doRef = thr === 1 && N === 1 && H <= 512 && (!QUICK || act < 1);
             const refRuns = QUICK ? 1 : 2;
-            timeKernel(nat.sparse, p, x, N, dy, { fwd: [], fwdBwd: [], activity: 0, bsp: 0 }, true); // warm-up
+            timeKernel(nat.sparse, p, x, N, dy, newTiming(), true); // warm-up
             for (let i = 0; i < runs; i++) {
               timeKernel(nat.sparse, p, x, N, dy, tS, true);
               timeKernel(nat.dense, p, x, N, dy, tD, true);
@@ -369,7 +389,12 @@ async function main(): Promise<void> {
             const mk = (impl: Row['impl'], tm: Timing, nruns: number): Row => {
               const fwd = median(tm.fwd);
               const fb = median(tm.fwdBwd);
-              return { impl, threads: thr, H, N, activity: tm.activity, input_density: d, backward_sparsity: tm.bsp, fwd_ms: fwd, fwd_bwd_ms: fb, gflops: fwdFlops(H, N) / fwd / 1e6, gflops_fwd_bwd: (fwdFlops(H, N) + bwdFlops(H, N)) / fb / 1e6, runs: nruns };
+              const row: Row = { impl, threads: thr, H, N, activity: tm.activity, input_density: d, backward_sparsity: tm.bsp, fwd_ms: fwd, fwd_bwd_ms: fb, gflops: fwdFlops(H, N) / fwd / 1e6, gflops_fwd_bwd: (fwdFlops(H, N) + bwdFlops(H, N)) / fb / 1e6, runs: nruns };
+              if (impl !== 'reference') {
+                row.fwd_cpu_ms = median(tm.fwdCpu);
+                row.fwd_bwd_cpu_ms = median(tm.fwdBwdCpu);
+              }
+              return row;
             };
             const rs = mk('native-sparse', tS, runs);
             const rd = mk('native-dense', tD, runs);
@@ -377,8 +402,8 @@ async function main(): Promise<void> {
             const ratio = (a: number | null, c: number | null) => (a && c ? (c / a).toFixed(2) + 'x' : '–');
             const line = (row: Row, extra: string) =>
               log(`${row.impl.padEnd(13)} ${String(thr).padStart(3)} ${String(H).padStart(4)} ${String(N).padStart(3)} ${d.toFixed(2).padStart(5)}  ${(act * 100).toFixed(0).padStart(3)}% (${(row.activity * 100).toFixed(1).padStart(5)}%) ${row.backward_sparsity == null ? '     –' : (row.backward_sparsity * 100).toFixed(1).padStart(5) + '%'} ${fmt(row.fwd_ms, 2).padStart(7)} ${fmt(row.fwd_bwd_ms, 2).padStart(10)}   ${fmt(row.gflops).padStart(6)} / ${fmt(row.gflops_fwd_bwd).padStart(6)}   ${extra}`);
-            line(rs, `${ratio(rs.fwd_ms, rd.fwd_ms).padStart(8)} / ${ratio(rs.fwd_bwd_ms, rd.fwd_bwd_ms).padStart(7)}`);
-            line(rd, `${''.padStart(18)}   ${b.torch ? `${ratio(b.torch.fwd, rd.fwd_ms).padStart(8)} / ${ratio(b.torch.fwdBwd, rd.fwd_bwd_ms).padStart(7)}` : ''}`);
+            line(rs, `${ratio(rs.fwd_ms, rd.fwd_ms).padStart(8)} / ${ratio(rs.fwd_bwd_ms, rd.fwd_bwd_ms).padStart(7)}   cpu ${fmt(rs.fwd_cpu_ms ?? null, 2)} / ${fmt(rs.fwd_bwd_cpu_ms ?? null, 2)} ms: ${ratio(rs.fwd_cpu_ms ?? null, rd.fwd_cpu_ms ?? null)} / ${ratio(rs.fwd_bwd_cpu_ms ?? null, rd.fwd_bwd_cpu_ms ?? null)}`);
+            line(rd, `${''.padStart(18)}   ${b.torch ? `${ratio(b.torch.fwd, rd.fwd_ms).padStart(8)} / ${ratio(b.torch.fwdBwd, rd.fwd_bwd_ms).padStart(7)}` : '                  '}   cpu ${fmt(rd.fwd_cpu_ms ?? null, 2)} / ${fmt(rd.fwd_bwd_cpu_ms ?? null, 2)} ms`);
             if (doRef && tR.fwd.length) {
               const rr = mk('reference', tR, tR.fwd.length);
               rows.push(rr);
@@ -389,7 +414,8 @@ async function main(): Promise<void> {
       }
     }
   }
-  log('(ratios: "sparse÷dense" = native-dense time / native-sparse time; "dense÷torch" = native-dense time / torch time, < 1 = faster than torch)');
+  log('(ratios: "sparse÷dense" = native-dense time / native-sparse time; "dense÷torch" = native-dense time / torch time, < 1 = faster than torch;');
+  log(' "cpu": median CPU time of the call (all threads) and the sparse÷dense ratio of those, robust to time slicing on a shared machine)');
 
   if (!QUICK) {
     log('');

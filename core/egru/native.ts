@@ -10,7 +10,7 @@
  *
  * One N-API call per sequence. The ISA path (avx512 / avx2 / generic) is picked at load time from the CPU;
  * `EGRU_ISA=generic|avx2|avx512` forces one, `EGRU_THREADS=n` sets the thread count (default: hardware
- * threads; used only for N > 1: forward splits the batch, backward the units).
+ * threads; used only for N > 1: forward splits the batch, backward the units, and only when N·3H·H ≥ 2·10⁶).
  */
 import { loadNative } from '../native/load.ts';
 import type {
@@ -29,7 +29,7 @@ interface EgruAddon {
   supportedIsas(): string[];
   setIsa(name: string): boolean;
   threads(): number;
-  setThreads(n: number): number;
+  setThreads(n: number, force?: boolean): number;
 }
 
 /** Backward options of the native kernels: the contract's `EgruForwardOptions` (its `inputGrad` included). */
@@ -64,9 +64,13 @@ export function setNativeEgruIsa(isa: string): boolean {
   return nativeEgruUnavailableReason() ? false : addon()!.setIsa(isa);
 }
 
-/** Sets the thread count of the native kernels (1..256); returns the count in effect. */
-export function setNativeEgruThreads(n: number): number {
-  return nativeEgruUnavailableReason() ? 1 : addon()!.setThreads(n);
+/**
+ * Sets the thread count of the native kernels (1..256); returns the count in effect. Calls still run on one thread
+ * where more would not pay (one sample; a backward with few recurrent MACs per step, whose per-step barriers would
+ * cost more than the work) unless `force` is set (tests of the threaded code paths at small sizes).
+ */
+export function setNativeEgruThreads(n: number, force = false): number {
+  return nativeEgruUnavailableReason() ? 1 : addon()!.setThreads(n, force);
 }
 
 function checkLength(what: string, arr: ArrayLike<number> | undefined, expected: number): void {

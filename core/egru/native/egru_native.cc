@@ -55,6 +55,7 @@ constexpr int kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
 
 const Isa* gIsa = nullptr;
 int gThreads = 1;
+bool gForceThreads = false;  // setThreads(n, true): n threads even where the size heuristics would use one
 
 const Isa* findIsa(const std::string& name) {
   for (const Isa& i : kIsas)
@@ -137,8 +138,15 @@ struct Reader {
   }
 };
 
-int threadsFor(int N, int H) {
+// Backward splits the units among threads with two barriers per time step; below this many recurrent MACs per step
+// (N·3H·H: the δq·Rkᵀ product) a step is a few µs of work and the barriers cost more than they save, the more so on
+// a shared machine where the partner thread may be descheduled (H = 64, N = 16, T = 784: 22 ms on one thread, 70 ms
+// of thread-0 time on two).
+constexpr double kBackwardThreadMacs = 2.0e6;
+
+int threadsFor(int N, int H, bool backward = false) {
   if (N <= 1) return 1;  // one sample: a step is ~10 µs of work, a barrier per step would not pay
+  if (backward && !gForceThreads && (double)N * 3.0 * H * H < kBackwardThreadMacs) return 1;
   int nt = gThreads;
   const int panels = H / 16 > 0 ? H / 16 : 1;
   return nt < panels ? nt : panels;
@@ -257,7 +265,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   a.macsDense = rd.f64("macsDense", T);
   a.bwdSparsity = rd.f64("bwdSparsity", T);
   if (!rd.error.empty()) return rd.throwIfFailed();
-  const egru::Par par = egru::makePar(threadsFor(a.N, a.H));
+  const egru::Par par = egru::makePar(threadsFor(a.N, a.H, true));
   egru::lockScratch();
   const int rc = gIsa->backward(a, par);
   egru::unlockScratch();
@@ -289,7 +297,10 @@ Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::Ne
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (info.Length() >= 1 && info[0].IsNumber()) {
     const int n = info[0].As<Napi::Number>().Int32Value();
-    if (n >= 1 && n <= 256) gThreads = n;
+    if (n >= 1 && n <= 256) {
+      gThreads = n;
+      gForceThreads = info.Length() >= 2 && info[1].ToBoolean().Value();
+    }
   }
   return Napi::Number::New(info.Env(), gThreads);
 }
