@@ -9,6 +9,12 @@
  *     decoded real samples, repeated the same way.
  * Without ../shared/data the inputs are synthesized (random events) and the table says so.
  *
+ * Every decode row is measured in four modes in this one run: the native kernels (events_native addon) and the
+ * TypeScript reference readers (`setEventsNative`), each with fresh packets (the default contract) and with
+ * recycled packets (`openEvents(src, { reusePackets: true })`, the streaming mode). `mevps` / `mode` report the
+ * best streaming figure of the active path (native when built); every mode's figure is in `modes`.
+ * ToFrame rows are measured with the native binning kernels and with the TypeScript reference.
+ *
  * ratio_to_read = decode time / plain-read time, both medians over the runs of this process. The plain read is
  * ONE pass over the same bytes summing them as little-endian Uint32 words (the cheapest loop that touches
  * every byte) — so the ratio says how many times a bare memory scan the decoder costs.
@@ -24,6 +30,7 @@ import { openEvents } from '../core/events/formats/index.ts';
 import { allocPacket, type EventPacket } from '../core/events/packet.ts';
 import { readAll } from '../core/events/reader.ts';
 import { FrameBinner, toFrame } from '../core/events/transforms/index.ts';
+import { eventsNativeAvailable, eventsNativeReason, eventsPath, setEventsNative } from '../core/events/codecs/events-native.ts';
 import { Rng } from '../core/util/rng.ts';
 import { SHARED_DATA } from '../test/helpers/shared-data.ts';
 
@@ -38,18 +45,36 @@ const value = (name: string): number | undefined => {
 const QUICK = flag('--quick');
 const JSON_OUT = flag('--json');
 const TARGET_EVENTS = value('--events') ?? (QUICK ? 5_000_000 : 50_000_000);
-const RUNS = Math.max(3, value('--runs') ?? 3);
+// Quick runs are short, so take more of them: medians of 5 are steadier on a shared machine.
+const RUNS = Math.max(3, value('--runs') ?? (QUICK ? 5 : 3));
 const log = (msg: string) => process.stderr.write(`[bench:decode] ${msg}\n`);
 
 // ---------------------------------------------------------------------------------------------- results
+
+/** One decode mode: which kernels (native addon / TypeScript reference) and which packet mode ran. */
+type ModeId = 'native-fresh' | 'native-reused' | 'ts-fresh' | 'ts-reused';
+
+interface ModeFigure {
+  /** Events / median wall time. */
+  mevps: number;
+  /** Events / median CPU time. */
+  mevps_cpu: number;
+}
 
 interface Row {
   format: string;
   label: string;
   events: number | null;
   mb: number | null;
-  /** Events / median wall time. */
+  /**
+   * Events / median wall time of the best honest streaming mode (`mode`): the native path when it is built,
+   * with reused packets (`openEvents(src, { reusePackets: true })`) when that is faster.
+   */
   mevps: number | null;
+  /** Which mode `mevps` is, e.g. 'native-reused'. */
+  mode: ModeId | 'native' | 'ts' | null;
+  /** Every mode measured in this run (decode rows: all four; ToFrame rows: native and ts). */
+  modes: Partial<Record<ModeId | 'native' | 'ts', ModeFigure>>;
   /** Events / median CPU time of this process: what the code does when it has the core to itself (shared hosts). */
   mevps_cpu: number | null;
   ratio_to_read: number | null;
@@ -77,8 +102,8 @@ function plainRead(bytes: Uint8Array): number {
   return s;
 }
 
-async function decodeCount(bytes: Uint8Array): Promise<number> {
-  const r = await openEvents(new MemoryByteSource(bytes, '<bench>'));
+async function decodeCount(bytes: Uint8Array, reusePackets: boolean): Promise<number> {
+  const r = await openEvents(new MemoryByteSource(bytes, '<bench>'), { reusePackets });
   let n = 0;
   try {
     for await (const pk of r.packets()) n += pk.length;
@@ -100,31 +125,62 @@ async function timed<T>(fn: () => T | Promise<T>): Promise<{ value: T; wall: num
 
 let sink = 0; // keeps the plain-read result alive so the loop cannot be optimised away
 
+/** The modes this run measures: both packet modes on both paths (native only when the addon has the kernels). */
+const DECODE_MODES: ModeId[] = eventsNativeAvailable ? ['native-fresh', 'native-reused', 'ts-fresh', 'ts-reused'] : ['ts-fresh', 'ts-reused'];
+
+/** Runs `fn` with the native kernels on or off, restoring the switch after. */
+async function withPath<T>(native: boolean, fn: () => Promise<T>): Promise<T> {
+  const was = setEventsNative(native);
+  try {
+    return await fn();
+  } finally {
+    setEventsNative(was);
+  }
+}
+
+/** The best mode (highest wall-time figure) among those on the active path. */
+function bestMode<K extends string>(modes: Partial<Record<K, ModeFigure>>, prefer: string): K {
+  let best: K | null = null;
+  for (const [k, v] of Object.entries(modes) as Array<[K, ModeFigure]>) {
+    if (!k.startsWith(prefer)) continue;
+    if (best === null || v.mevps > modes[best]!.mevps) best = k;
+  }
+  return best ?? (Object.keys(modes)[0] as K);
+}
+
 async function measureDecode(format: string, label: string, source: string, bytes: Uint8Array, events: number): Promise<Row> {
-  const dec: number[] = [];
-  const decCpu: number[] = [];
   const read: number[] = [];
+  const modes: Partial<Record<ModeId, ModeFigure>> = {};
+  const wall: Partial<Record<ModeId, number>> = {};
   let got = -1;
-  for (let r = 0; r < RUNS; r++) {
-    const rd = await timed(() => plainRead(bytes));
-    sink ^= rd.value;
-    read.push(rd.wall);
-    const d = await timed(() => decodeCount(bytes));
-    got = d.value;
-    dec.push(d.wall);
-    decCpu.push(d.cpu);
+  for (const mode of DECODE_MODES) {
+    const dec: number[] = [];
+    const decCpu: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const rd = await timed(() => plainRead(bytes));
+      sink ^= rd.value;
+      read.push(rd.wall);
+      const d = await withPath(mode.startsWith('native'), () => timed(() => decodeCount(bytes, mode.endsWith('reused'))));
+      if (got >= 0 && d.value !== got) source += `; ${mode} DECODED ${d.value} ≠ ${got}`;
+      got = d.value;
+      dec.push(d.wall);
+      decCpu.push(d.cpu);
+    }
+    wall[mode] = median(dec);
+    modes[mode] = { mevps: got / median(dec) / 1e3, mevps_cpu: got / median(decCpu) / 1e3 };
   }
   if (got !== events) source += `; DECODED ${got} ≠ ${events} WRITTEN`;
-  const d = median(dec);
+  const mode = bestMode(modes, eventsPath() === 'native' ? 'native' : 'ts');
   return {
-    format, label, source, events: got, mb: bytes.length / 1e6, mevps: got / d / 1e3, mevps_cpu: got / median(decCpu) / 1e3,
-    ratio_to_read: d / median(read), target_mevps: TARGETS[format] ?? null,
+    format, label, source, events: got, mb: bytes.length / 1e6, mevps: modes[mode]!.mevps, mevps_cpu: modes[mode]!.mevps_cpu,
+    mode, modes, ratio_to_read: wall[mode]! / median(read), target_mevps: TARGETS[format] ?? null,
   };
 }
 
 function unavailable(format: string, label: string, reason: string): Row {
   return {
-    format, label, events: null, mb: null, mevps: null, mevps_cpu: null, ratio_to_read: null, target_mevps: TARGETS[format] ?? null,
+    format, label, events: null, mb: null, mevps: null, mode: null, modes: {}, mevps_cpu: null, ratio_to_read: null,
+    target_mevps: TARGETS[format] ?? null,
     source: '', unavailable: reason.split('\n')[0].slice(0, 160),
   };
 }
@@ -359,28 +415,36 @@ async function frameRows(base: EventPacket, what: string): Promise<Row[]> {
     ['toframe-128x128x2', 'ToFrame 128×128×2, 25 ms', pk128, 128, false],
     ['framebinner-128x128x2', 'FrameBinner 128×128×2, 25 ms (streamed)', pk128, 128, true],
   ];
+  const paths: Array<'native' | 'ts'> = eventsNativeAvailable ? ['native', 'ts'] : ['ts'];
   for (const [format, label, pk, side, streamed] of cases) {
     const geometry = { width: side, height: side };
-    const times: number[] = [];
-    const cpus: number[] = [];
     const reads: number[] = [];
+    const modes: Partial<Record<'native' | 'ts', ModeFigure>> = {};
+    const wall: Partial<Record<'native' | 'ts', number>> = {};
     let total = 0;
-    for (let r = 0; r < RUNS + 1; r++) {
-      const rd = await timed(() => readPacket(pk));
-      sink ^= rd.value | 0;
-      const run = await timed(() => (streamed ? binStreamed(pk, geometry) : toFrame(pk, frameOpts(geometry)).frames));
-      total = run.value;
-      if (r > 0) {
-        // run 0 warms the JIT up; the decode rows take the median, which a slow first run does not move
-        times.push(run.wall);
-        cpus.push(run.cpu);
-        reads.push(rd.wall);
+    for (const path of paths) {
+      const times: number[] = [];
+      const cpus: number[] = [];
+      for (let r = 0; r < RUNS + 1; r++) {
+        const rd = await timed(() => readPacket(pk));
+        sink ^= rd.value | 0;
+        const run = await withPath(path === 'native', () =>
+          timed(() => (streamed ? binStreamed(pk, geometry) : toFrame(pk, frameOpts(geometry)).frames)));
+        total = run.value;
+        if (r > 0) {
+          // run 0 warms the JIT up; the decode rows take the median, which a slow first run does not move
+          times.push(run.wall);
+          cpus.push(run.cpu);
+          reads.push(rd.wall);
+        }
       }
+      wall[path] = median(times);
+      modes[path] = { mevps: n / median(times) / 1e3, mevps_cpu: n / median(cpus) / 1e3 };
     }
-    const d = median(times);
+    const mode = eventsPath() === 'native' ? 'native' : 'ts';
     rows.push({
-      format, label, source: `${source}; ${total} frames`, events: n, mb: (n * 13) / 1e6, mevps: n / d / 1e3,
-      mevps_cpu: n / median(cpus) / 1e3, ratio_to_read: d / median(reads), target_mevps: TARGETS[format] ?? null,
+      format, label, source: `${source}; ${total} frames`, events: n, mb: (n * 13) / 1e6, mevps: modes[mode]!.mevps,
+      mevps_cpu: modes[mode]!.mevps_cpu, mode, modes, ratio_to_read: wall[mode]! / median(reads), target_mevps: TARGETS[format] ?? null,
     });
   }
   return rows;
@@ -574,24 +638,39 @@ async function main(): Promise<void> {
 
 function printTable(rows: Row[], shared: boolean): void {
   const f = (v: number | null, d: number) => (v === null ? '—' : v.toFixed(d));
-  const head = ['format', 'events', 'MB', 'Mev/s', 'Mev/s cpu', 'target', 'vs target', 'ratio_to_read', 'input'];
+  const head = ['format', 'events', 'MB', 'Mev/s', 'mode', 'Mev/s cpu', 'target', 'vs target', 'ratio_to_read',
+    'native fresh', 'native reused', 'TS fresh', 'TS reused', 'input'];
+  const m = (r: Row, k: ModeId | 'native' | 'ts') => {
+    const v = r.modes[k];
+    return v ? `${v.mevps.toFixed(0)} (${v.mevps_cpu.toFixed(0)})` : '—';
+  };
   const body = rows.map((r) =>
     r.unavailable
-      ? [r.label, '—', '—', 'unavailable', '—', r.target_mevps ? `≥ ${r.target_mevps}` : '—', '—', '—', r.unavailable]
+      ? [r.label, '—', '—', 'unavailable', '—', '—', r.target_mevps ? `≥ ${r.target_mevps}` : '—', '—', '—', '—', '—', '—', '—', r.unavailable]
       : [
-          r.label, `${f(r.events! / 1e6, 1)} M`, f(r.mb, 0), f(r.mevps, 0), f(r.mevps_cpu, 0), r.target_mevps ? `≥ ${r.target_mevps}` : '—',
-          r.target_mevps ? (r.mevps! >= r.target_mevps ? 'ok' : 'BELOW') : '', f(r.ratio_to_read, 1), r.source,
+          r.label, `${f(r.events! / 1e6, 1)} M`, f(r.mb, 0), f(r.mevps, 0), r.mode ?? '—', f(r.mevps_cpu, 0),
+          r.target_mevps ? `≥ ${r.target_mevps}` : '—', r.target_mevps ? (r.mevps! >= r.target_mevps ? 'ok' : 'BELOW') : '',
+          f(r.ratio_to_read, 1),
+          // Binning rows have no packet mode: their native / TS figures go in the "fresh" columns.
+          r.modes['native-fresh'] ? m(r, 'native-fresh') : m(r, 'native'), m(r, 'native-reused'),
+          r.modes['ts-fresh'] ? m(r, 'ts-fresh') : m(r, 'ts'), m(r, 'ts-reused'), r.source,
         ],
   );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(`decode benchmark — ${QUICK ? 'quick' : 'full'}, median of ${RUNS} runs, one thread, Node ${process.version}`);
+  const why = eventsNativeAvailable ? null : eventsNativeReason();
+  console.log(`active path: ${eventsPath()}${why ? ` (${why})` : ''}; both paths and both packet modes are measured below`);
   if (!shared) console.log('NOTE: ../shared/data absent — inputs are synthesized random events.');
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const b of body) console.log(line(b));
   console.log(`
-Mev/s = events / median wall time ("vs target" uses it); Mev/s cpu = events / median CPU time of this process
+Mev/s = events / median wall time of \`mode\` ("vs target" uses it): the best streaming mode of the active path —
+"reused" = openEvents(src, { reusePackets: true }) (a packet valid until the next is requested), "fresh" = the
+default (every packet newly allocated). Mode columns: wall Mev/s (CPU-time Mev/s). ToFrame rows: native / TS.
+AEDAT 4 rows: LZ4 / ZSTD decompression is native in every mode (its own backend); the mode switches the unpacking.
+Mev/s cpu = events / median CPU time of this process
 (higher than Mev/s when other processes share the cores; GC threads can also push CPU time above wall time).
 ratio_to_read = decode time / time of one pass summing the same bytes as Uint32 words (same process, medians).
 ToFrame rows: ratio_to_read against one pass summing the packet's x, y, p, t arrays.

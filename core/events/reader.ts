@@ -11,7 +11,7 @@ import type { ByteSource } from './byte-source.ts';
 import { FileByteSource, MemoryByteSource } from './byte-source.ts';
 import { EventFormatError } from './errors.ts';
 import type { EventPacket, SensorGeometry } from './packet.ts';
-import { concatPackets, viewPacket } from './packet.ts';
+import { concatPackets, copyPacket, viewPacket } from './packet.ts';
 
 export type FormatId = 'aedat2' | 'aedat3' | 'aedat4' | 'evt2' | 'evt3' | 'dat' | 'nmnist' | 'csv';
 
@@ -20,6 +20,14 @@ export interface ReaderOptions {
   packetCapacity?: number;
   /** Sensor size to use when the file does not state one (or to override it). */
   geometry?: SensorGeometry;
+  /**
+   * Streaming / live mode (default false). When true the reader may recycle its packets: a yielded packet (and
+   * every view of it) stays valid only until the consumer asks for the next one, then its arrays are refilled.
+   * This saves allocating and zeroing ≈ 850 KiB per 65,536 events, which bounds a fast reader's throughput.
+   * Copy what you keep (`copyPacket`). `readAll` copies for you. Default: every packet is fresh and owned by the
+   * consumer. Readers that always hand out fresh packets ignore the option.
+   */
+  reusePackets?: boolean;
 }
 
 /** A time range in µs, [from, to). Either end may be omitted. */
@@ -66,6 +74,11 @@ export interface EventReader {
    */
   packets(range?: TimeRange): AsyncIterableIterator<EventPacket>;
   close(): Promise<void>;
+  /**
+   * True when this reader recycles packets (opened with `reusePackets: true`): each packet is valid only until
+   * the next one is requested. Absent or false: packets are freshly allocated.
+   */
+  readonly reusesPackets?: boolean;
 }
 
 export interface EventFormat {
@@ -128,10 +141,11 @@ export async function* filterRange(packets: AsyncIterable<EventPacket>, range: T
   }
 }
 
-/** Reads every packet into one packet. Convenience for small files and tests. */
+/** Reads every packet into one packet. Convenience for small files and tests. Safe with recycled packets. */
 export async function readAll(reader: EventReader, range?: TimeRange): Promise<EventPacket> {
   const parts: EventPacket[] = [];
-  for await (const pk of reader.packets(range)) parts.push(pk);
+  const copy = reader.reusesPackets === true;
+  for await (const pk of reader.packets(range)) parts.push(copy ? copyPacket(pk, 0, pk.length) : pk);
   return concatPackets(parts);
 }
 

@@ -18,6 +18,7 @@ import type { EventFormat, EventFileInfo, EventReader, ReaderOptions, TimeRange 
 import { filterRange } from '../reader.ts';
 import { chipGeometry, chipKind, scanAedatHeader, type AedatHeader, type ChipKind } from './header.ts';
 import { streamRecords, type RecordKernel } from './record-stream.ts';
+import { checkKernel, eventsKernels, type EventsKernels } from '../codecs/events-native.ts';
 
 /** Headers beyond this are refused (real jAER headers are < 1 MiB; DAVIS240 preference dumps ≈ 300 kB). */
 export const MAX_AEDAT_HEADER_BYTES = 16 << 20;
@@ -183,6 +184,24 @@ function davisKernel(g: SensorGeometry, dropped: { outOfRange: number }): Record
   };
 }
 
+/**
+ * The same kernels in the events_native addon (one C loop per record layout, writing straight into `out`).
+ * State: see Aedat2Decode in events_native.cc; [3] accumulates out-of-range DAVIS events.
+ */
+function nativeKernel(k: EventsKernels, mode: 0 | 1 | 2, g: SensorGeometry | null, dropped: { outOfRange: number }): RecordKernel {
+  const s = new Float64Array(7);
+  s[2] = 1; // seed the unwrapping from the first record
+  s[4] = g ? g.width - 1 : 127;
+  s[5] = g ? g.height - 1 : 127;
+  return (bytes, _dv, pos, end, out) => {
+    const at = out.length;
+    out.length = at + checkKernel(k.aedat2Decode(bytes, pos, end, s, mode, out.x, out.y, out.t, out.p, at, out.x.length - at), 'aedat2Decode');
+    dropped.outOfRange += s[3];
+    s[3] = 0;
+    return s[6];
+  };
+}
+
 async function openAedat2(src: ByteSource, opts: ReaderOptions): Promise<EventReader> {
   const fmt = 'aedat2';
   const probe = scanAedatHeader(await src.read(0, Math.min(src.size, 64)), { fileSize: src.size });
@@ -235,8 +254,11 @@ async function openAedat2(src: ByteSource, opts: ReaderOptions): Promise<EventRe
 
   async function* all(): AsyncIterableIterator<EventPacket> {
     const dropped = { outOfRange: 0 };
-    const kernel = kind === 'davis' ? davisKernel(geometry as SensorGeometry, dropped) : dvs128Kernel(rec);
-    yield* streamRecords(src, { dataOffset: h.dataOffset, recordSize: rec, capacity, kernel, warnings });
+    const native = eventsKernels();
+    const kernel = native
+      ? nativeKernel(native, kind === 'davis' ? 2 : rec === 8 ? 0 : 1, geometry, dropped)
+      : kind === 'davis' ? davisKernel(geometry as SensorGeometry, dropped) : dvs128Kernel(rec);
+    yield* streamRecords(src, { dataOffset: h.dataOffset, recordSize: rec, capacity, kernel, warnings, reuse: opts.reusePackets });
     if (dropped.outOfRange > 0) {
       warnings.push(`${dropped.outOfRange} DVS events outside the ${geometry?.width}×${geometry?.height} sensor were dropped`);
     }
@@ -244,6 +266,7 @@ async function openAedat2(src: ByteSource, opts: ReaderOptions): Promise<EventRe
   return {
     info,
     warnings,
+    reusesPackets: opts.reusePackets === true,
     packets: (range?: TimeRange) => filterRange(all(), range),
     close: () => src.close(),
   };

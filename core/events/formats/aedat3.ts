@@ -18,6 +18,7 @@ import { filterRange } from '../reader.ts';
 import { readAedatHeader } from './aedat2.ts';
 import { chipGeometry, scanAedatHeader } from './header.ts';
 import { LITTLE_ENDIAN_HOST } from './prophesee-raw.ts';
+import { checkKernel, eventsKernels, type EventsKernels } from '../codecs/events-native.ts';
 
 export const AEDAT3_PACKET_HEADER_BYTES = 28;
 export const POLARITY_EVENT_TYPE = 1;
@@ -90,12 +91,33 @@ function decodePolarity(bytes: Uint8Array, pos: number, end: number, out: EventP
   return pos;
 }
 
+/**
+ * decodePolarity through the events_native kernel (state layout: Aedat3Decode in events_native.cc), writing
+ * straight into `out`. `ns` carries the packet's base/geometry in and the out-of-range count out.
+ */
+function decodePolarityNative(k: EventsKernels, ns: Float64Array, bytes: Uint8Array, pos: number, end: number, out: EventPacket, s: PolarityState): number {
+  ns[0] = s.base;
+  ns[1] = s.flipH1;
+  ns[2] = s.width;
+  ns[3] = s.height;
+  ns[4] = 0;
+  const at = out.length;
+  out.length = at + checkKernel(k.aedat3Decode(bytes, pos, end, ns, out.x, out.y, out.t, out.p, at, out.x.length - at), 'aedat3Decode');
+  s.outOfRange += ns[4];
+  return ns[5];
+}
+
 /** Random access over a ByteSource through one large window (a memory source costs no copy). */
 class Window {
   bytes: Uint8Array = new Uint8Array(0);
   dv = new DataView(this.bytes.buffer);
   start = 0;
   constructor(private readonly src: ByteSource, private readonly chunk: number) {}
+  /** Offset of pos inside `bytes` when [pos, pos + n) is already there, else −1 (no await: packets are small). */
+  here(pos: number, n: number): number {
+    return pos >= this.start && pos + n <= this.start + this.bytes.length ? pos - this.start : -1;
+  }
+
   /** Makes [pos, pos + n) available (n ≤ chunk); returns the offset of pos inside `bytes`, or −1 past the end. */
   async at(pos: number, n: number): Promise<number> {
     if (pos < this.start || pos + n > this.start + this.bytes.length) {
@@ -157,13 +179,16 @@ async function openAedat3(src: ByteSource, opts: ReaderOptions): Promise<EventRe
     const size = src.size;
     const st: PolarityState = { base: 0, flipH1: -1, width: Infinity, height: Infinity, outOfRange: 0 };
     let out = allocPacket(capacity);
+    const native = LITTLE_ENDIAN_HOST ? eventsKernels() : null;
+    const ns = new Float64Array(6);
     let pos = h.reachesEof ? size : h.dataOffset;
     while (pos < size) {
       if (size - pos < AEDAT3_PACKET_HEADER_BYTES) {
         warnings.push(`file ends inside a packet header (${size - pos} bytes at offset ${pos}): ignored`);
         break;
       }
-      const o = await win.at(pos, AEDAT3_PACKET_HEADER_BYTES);
+      let o = win.here(pos, AEDAT3_PACKET_HEADER_BYTES);
+      if (o < 0) o = await win.at(pos, AEDAT3_PACKET_HEADER_BYTES);
       if (o < 0) {
         warnings.push(`source ended early at offset ${pos}`);
         break;
@@ -206,15 +231,17 @@ async function openAedat3(src: ByteSource, opts: ReaderOptions): Promise<EventRe
       const chunkEvents = DEFAULT_CHUNK_BYTES >>> 3;
       for (let e = 0; e < n; ) {
         const k = Math.min(chunkEvents, n - e);
-        const at = await win.at(body + e * 8, k * 8);
+        let at = win.here(body + e * 8, k * 8);
+        if (at < 0) at = await win.at(body + e * 8, k * 8);
         if (at < 0) break;
         const end = at + k * 8;
         let p = at;
         while (p < end) {
-          p = decodePolarity(win.bytes, p, end, out, st);
+          p = native ? decodePolarityNative(native, ns, win.bytes, p, end, out, st) : decodePolarity(win.bytes, p, end, out, st);
           if (out.length === capacity) {
             yield out;
-            out = allocPacket(capacity);
+            if (opts.reusePackets) out.length = 0;
+            else out = allocPacket(capacity);
           }
         }
         e += k;
@@ -232,6 +259,7 @@ async function openAedat3(src: ByteSource, opts: ReaderOptions): Promise<EventRe
   return {
     info,
     warnings,
+    reusesPackets: opts.reusePackets === true,
     packets: (range?: TimeRange) => filterRange(all(), range),
     close: () => src.close(),
   };

@@ -15,10 +15,11 @@
  */
 import type { ByteSource } from '../byte-source.ts';
 import { lz4Decompress, eventsNative } from '../codecs/lz4-native.ts';
+import { eventsKernels } from '../codecs/events-native.ts';
 import { zstdDecompress } from '../codecs/zstd.ts';
 import { EventFormatError } from '../errors.ts';
 import type { EventPacket, SensorGeometry } from '../packet.ts';
-import { DEFAULT_PACKET_CAPACITY } from '../packet.ts';
+import { DEFAULT_PACKET_CAPACITY, allocPacket, viewPacket } from '../packet.ts';
 import type { EventFileInfo, EventFormat, EventReader, ReaderOptions, StreamDescriptor, TimeRange } from '../reader.ts';
 import { FlatBuf, type FbTable } from './aedat4-flatbuf.ts';
 import { DvXmlError, attrValue, childNode, parseDvXml, type DvNode } from './aedat4-infonode.ts';
@@ -237,7 +238,8 @@ const scratchAligned = { buf: new ArrayBuffer(0) };
  */
 export function unpackAedat4Events(bytes: Uint8Array, start: number, count: number, x: Uint16Array, y: Uint16Array, t: Float64Array, p: Uint8Array, forceTs = false): void {
   if (count === 0) return;
-  if (eventsNative && !forceTs) {
+  // The native unpacking follows the event kernels' switch (setEventsNative / EGRU_EVENTS_NATIVE); LZ4 has its own.
+  if (eventsNative && !forceTs && eventsKernels()) {
     const r = eventsNative.unpackEvents(bytes, start, count, x, y, t, p);
     if (r === count) return;
   }
@@ -283,6 +285,8 @@ export class Aedat4Reader implements EventReader {
     private readonly capacity: number,
     usedTable: boolean,
     openWarnings: string[],
+    /** ReaderOptions.reusePackets: recycle output packets (valid until the consumer asks for the next). */
+    readonly reusesPackets = false,
   ) {
     this.usedDataTable = usedTable;
     this.warnings.push(...openWarnings);
@@ -340,6 +344,29 @@ export class Aedat4Reader implements EventReader {
       planned[r] = planned[r + 1] + (e > 0 && e <= 0x7fffffff ? e : 0);
     }
     let cur: EventPacket | null = null;
+    // Packet reuse: output packets are views of full-capacity packets from `pool`; the ones handed out are
+    // returned to it when the generator resumes, i.e. once the consumer has asked for the next packet.
+    const reuse = this.reusesPackets;
+    const pool: EventPacket[] = [];
+    const backing = new Map<EventPacket, EventPacket>();
+    const newPacket = (size: number): EventPacket => {
+      if (!reuse) return { x: new Uint16Array(size), y: new Uint16Array(size), t: new Float64Array(size), p: new Uint8Array(size), length: 0 };
+      const b = pool.pop() ?? allocPacket(cap);
+      const v = size === cap ? b : viewPacket(b, 0, size);
+      v.length = 0;
+      backing.set(v, b);
+      return v;
+    };
+    const recycle = (pks: readonly EventPacket[]) => {
+      if (!reuse) return;
+      for (const pk of pks) {
+        const b = backing.get(pk);
+        if (b) {
+          backing.delete(pk);
+          pool.push(b);
+        }
+      }
+    };
     for (let r = 0; r < rows.length; r++) {
       const i = rows[r];
       const body = await this.readPacket(i);
@@ -355,10 +382,7 @@ export class Aedat4Reader implements EventReader {
       // read (IMU, a second iteration) could overwrite while the consumer holds a packet.
       const ready: EventPacket[] = [];
       for (let k = 0; k < count;) {
-        if (!cur) {
-          const size = Math.min(cap, count - k + planned[r + 1]);
-          cur = { x: new Uint16Array(size), y: new Uint16Array(size), t: new Float64Array(size), p: new Uint8Array(size), length: 0 };
-        }
+        if (!cur) cur = newPacket(Math.min(cap, count - k + planned[r + 1]));
         const at = cur.length;
         const n = Math.min(cur.t.length - at, count - k);
         const { x, y, t, p } = cur;
@@ -385,7 +409,10 @@ export class Aedat4Reader implements EventReader {
           cur = null;
         }
       }
-      yield* ready;
+      if (ready.length > 0) {
+        yield* ready;
+        recycle(ready);
+      }
     }
     if (cur && cur.length > 0) yield cur;
   }
@@ -620,7 +647,7 @@ async function openAedat4(src: ByteSource, opts: ReaderOptions): Promise<Aedat4R
   };
   if (ev?.source) info.camera = ev.source;
   const capacity = Math.max(1, Math.floor(opts.packetCapacity ?? DEFAULT_PACKET_CAPACITY));
-  return new Aedat4Reader(src, info, header, streams, index, ev ? ev.id : -1, capacity, usedTable, warnings);
+  return new Aedat4Reader(src, info, header, streams, index, ev ? ev.id : -1, capacity, usedTable, warnings, opts.reusePackets === true);
 }
 
 const VERSION_BYTES = Array.from(AEDAT4_VERSION_LINE, (c) => c.charCodeAt(0));

@@ -12,6 +12,7 @@ import { PROBE_BYTES, filterRange } from '../reader.ts';
 import { parsePercentHeader } from './header.ts';
 import { LITTLE_ENDIAN_HOST } from './prophesee-raw.ts';
 import { streamRecords, type RecordKernel } from './record-stream.ts';
+import { checkKernel, eventsKernels, type EventsKernels } from '../codecs/events-native.ts';
 
 const TWO31 = 2147483648;
 const TWO32 = 4294967296;
@@ -124,6 +125,21 @@ function cdKernel(g: SensorGeometry | null, dropped: { n: number }): RecordKerne
   };
 }
 
+/** The same kernel in the events_native addon, writing straight into `out` (state: DatDecode in events_native.cc). */
+function nativeCdKernel(k: EventsKernels, g: SensorGeometry | null, dropped: { n: number }): RecordKernel {
+  const s = new Float64Array(6);
+  s[0] = -1;
+  s[2] = g ? g.width : Infinity;
+  s[3] = g ? g.height : Infinity;
+  return (bytes, _dv, pos, end, out) => {
+    const at = out.length;
+    out.length = at + checkKernel(k.datDecode(bytes, pos, end, s, out.x, out.y, out.t, out.p, at, out.x.length - at), 'datDecode');
+    dropped.n += s[4];
+    s[4] = 0;
+    return s[5];
+  };
+}
+
 async function openDat(src: ByteSource, opts: ReaderOptions): Promise<EventReader> {
   const fmt = 'dat';
   const head = await src.read(0, Math.min(src.size, PROBE_BYTES));
@@ -155,10 +171,15 @@ async function openDat(src: ByteSource, opts: ReaderOptions): Promise<EventReade
   const capacity = opts.packetCapacity ?? DEFAULT_PACKET_CAPACITY;
   async function* all(): AsyncIterableIterator<EventPacket> {
     const dropped = { n: 0 };
-    yield* streamRecords(src, { dataOffset: l!.dataStart, recordSize: 8, capacity, kernel: cdKernel(geometry, dropped), warnings });
+    const native = LITTLE_ENDIAN_HOST ? eventsKernels() : null;
+    const kernel = native ? nativeCdKernel(native, geometry, dropped) : cdKernel(geometry, dropped);
+    yield* streamRecords(src, { dataOffset: l!.dataStart, recordSize: 8, capacity, kernel, warnings, reuse: opts.reusePackets });
     if (dropped.n > 0) warnings.push(`${dropped.n} events outside the ${geometry?.width}×${geometry?.height} sensor were dropped`);
   }
-  return { info, warnings, packets: (range?: TimeRange) => filterRange(all(), range), close: () => src.close() };
+  return {
+    info, warnings, reusesPackets: opts.reusePackets === true,
+    packets: (range?: TimeRange) => filterRange(all(), range), close: () => src.close(),
+  };
 }
 
 /**

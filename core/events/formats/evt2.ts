@@ -19,7 +19,8 @@ import type { EventPacket, SensorGeometry } from '../packet.ts';
 import { DECODE_BLOCK, allocBlock, appendBlock } from '../packet.ts';
 import type { EventFormat } from '../reader.ts';
 import type { RawCounters, RawReaderOptions, WordDecoder } from './prophesee-raw.ts';
-import { emptyCounters, popcount, openRaw, probeRaw, rawEvtVersion } from './prophesee-raw.ts';
+import { emptyCounters, popcount, openRaw, probeRaw, rawEvtVersion, syncCounters } from './prophesee-raw.ts';
+import { checkKernel, eventsKernels, type EventsKernels } from '../codecs/events-native.ts';
 
 const TWO_34 = 2 ** 34;
 // Module-level scratch block for Evt2Decoder's hot loop (constants: see DECODE_BLOCK in packet.ts).
@@ -110,6 +111,32 @@ export class Evt2Decoder implements WordDecoder<Uint32Array> {
     this.counters.droppedInvalid += dropInvalid;
     this.counters.otherWords += other;
     return i;
+  }
+}
+
+/**
+ * Evt2Decoder's twin in the events_native addon (state layout: Evt2Decode in events_native.cc). Used by the
+ * reader when the addon is active and no `onTrigger` callback is set (triggers are then only counted).
+ */
+export class Evt2NativeDecoder implements WordDecoder<Uint32Array> {
+  readonly counters: RawCounters = emptyCounters();
+  private readonly s = new Float64Array(14);
+
+  constructor(
+    private readonly k: EventsKernels,
+    limits: SensorGeometry,
+    opts: RawReaderOptions = {},
+  ) {
+    this.s[5] = opts.timeShift ? 1 : 0;
+    this.s[6] = limits.width;
+    this.s[7] = limits.height;
+  }
+
+  decode(w: Uint32Array, i: number, end: number, out: EventPacket): number {
+    const s = this.s, at = out.length;
+    out.length = at + checkKernel(this.k.evt2Decode(w, i, end, s, out.x, out.y, out.t, out.p, at, out.x.length - at), 'evt2Decode');
+    syncCounters(this.counters, s, 8);
+    return s[13];
   }
 }
 
@@ -274,7 +301,10 @@ export const evt2Format: EventFormat = {
         formatName: 'Prophesee RAW EVT 2.0',
         wordBytes: 4,
         view,
-        decoder: (limits, o) => new Evt2Decoder(limits, o),
+        decoder: (limits, o) => {
+          const k = o.onTrigger ? null : eventsKernels();
+          return k ? new Evt2NativeDecoder(k, limits, o) : new Evt2Decoder(limits, o);
+        },
         defaultGeometry: null,
       };
     }),

@@ -26,7 +26,8 @@ import type { EventPacket, SensorGeometry } from '../packet.ts';
 import { DECODE_BLOCK, allocBlock, appendBlock } from '../packet.ts';
 import type { EventFormat } from '../reader.ts';
 import type { RawCounters, RawReaderOptions, WordDecoder } from './prophesee-raw.ts';
-import { emptyCounters, popcount, openRaw, probeRaw } from './prophesee-raw.ts';
+import { emptyCounters, popcount, openRaw, probeRaw, syncCounters } from './prophesee-raw.ts';
+import { checkKernel, eventsKernels, type EventsKernels } from '../codecs/events-native.ts';
 
 const TWO_24 = 2 ** 24;
 // Module-level scratch block for Evt3Decoder's hot loop (constants: see DECODE_BLOCK in packet.ts).
@@ -231,6 +232,33 @@ export class Evt3Decoder implements WordDecoder<Uint16Array> {
   }
 }
 
+/**
+ * Evt3Decoder's twin in the events_native addon: the same state machine, its state (time base, row, vector base,
+ * a vector cut short by a full packet, counters) in a Float64Array (layout: Evt3Decode in events_native.cc), so
+ * words and packets may split anywhere. Used when the addon is active and no `onTrigger` callback is set.
+ */
+export class Evt3NativeDecoder implements WordDecoder<Uint16Array> {
+  readonly counters: RawCounters = emptyCounters();
+  private readonly s = new Float64Array(25);
+
+  constructor(
+    private readonly k: EventsKernels,
+    limits: SensorGeometry,
+    opts: RawReaderOptions = {},
+  ) {
+    this.s[16] = limits.width;
+    this.s[17] = limits.height;
+    this.s[18] = opts.timeShift ? 1 : 0;
+  }
+
+  decode(w: Uint16Array, i: number, end: number, out: EventPacket): number {
+    const s = this.s, at = out.length;
+    out.length = at + checkKernel(this.k.evt3Decode(w, i, end, s, out.x, out.y, out.t, out.p, at, out.x.length - at), 'evt3Decode');
+    syncCounters(this.counters, s, 19);
+    return s[24];
+  }
+}
+
 export const evt3Format: EventFormat = {
   id: 'evt3',
   name: 'Prophesee RAW EVT 3.0',
@@ -242,7 +270,10 @@ export const evt3Format: EventFormat = {
       formatName: 'Prophesee RAW EVT 3.0',
       wordBytes: 2,
       view: (b) => new Uint16Array(b.buffer, b.byteOffset, b.length >>> 1),
-      decoder: (limits, o) => new Evt3Decoder(limits, o),
+      decoder: (limits, o) => {
+        const k = o.onTrigger ? null : eventsKernels();
+        return k ? new Evt3NativeDecoder(k, limits, o) : new Evt3Decoder(limits, o);
+      },
       // Prophesee's EVT3 sample decoder assumes an HD sensor when the header does not say.
       defaultGeometry: { width: 1280, height: 720 },
     }),

@@ -27,6 +27,15 @@ export function formatById(id: FormatId): EventFormat {
 /**
  * Opens an event recording. `input` is a path or the file's bytes. The reader owns the underlying source:
  * call `reader.close()` when done.
+ *
+ * Two packet modes:
+ *  - default: every packet is freshly allocated and the consumer may keep it;
+ *  - streaming / live (`{ reusePackets: true }`): the reader recycles its packets, so a packet is valid only until
+ *    the next one is requested (copy what you keep). This is the fast mode for one pass over a recording (stats,
+ *    binning, display): it avoids allocating and zeroing a packet per 65,536 events. `readAll` copies as needed.
+ *
+ * Decoding runs in the `events_native` addon when it is built (byte-identical to the TypeScript readers, which
+ * remain the reference and the fallback; `EGRU_EVENTS_NATIVE=0` forces them).
  */
 export async function openEvents(input: string | Uint8Array | ByteSource, opts: ReaderOptions = {}): Promise<EventReader> {
   const src: ByteSource =

@@ -106,10 +106,13 @@ async function openNmnist(src: ByteSource, opts: ReaderOptions): Promise<EventRe
   const capacity = opts.packetCapacity ?? DEFAULT_PACKET_CAPACITY;
   async function* all(): AsyncIterableIterator<EventPacket> {
     const dropped = { n: 0 };
-    yield* streamRecords(src, { dataOffset: 0, recordSize: 5, capacity, kernel: binKernel(geometry, dropped), warnings });
+    yield* streamRecords(src, { dataOffset: 0, recordSize: 5, capacity, kernel: binKernel(geometry, dropped), warnings, reuse: opts.reusePackets });
     if (dropped.n > 0) warnings.push(`${dropped.n} events outside the ${geometry.width}×${geometry.height} sensor were dropped`);
   }
-  return { info, warnings, packets: (range?: TimeRange) => filterRange(all(), range), close: () => src.close() };
+  return {
+    info, warnings, reusesPackets: opts.reusePackets === true,
+    packets: (range?: TimeRange) => filterRange(all(), range), close: () => src.close(),
+  };
 }
 
 /**

@@ -54,6 +54,15 @@ export function emptyCounters(): RawCounters {
   return { droppedBeforeTimeHigh: 0, droppedInvalid: 0, triggers: 0, timeLoops: 0, otherWords: 0 };
 }
 
+/** Copies the five counters a native decoder keeps at state[at..at+4] (order as in RawCounters). */
+export function syncCounters(c: RawCounters, s: Float64Array, at: number): void {
+  c.droppedBeforeTimeHigh = s[at];
+  c.droppedInvalid = s[at + 1];
+  c.triggers = s[at + 2];
+  c.timeLoops = s[at + 3];
+  c.otherWords = s[at + 4];
+}
+
 /** A word decoder with its state carried across chunks (one per `packets()` pass). */
 export interface WordDecoder<W extends Uint16Array | Uint32Array> {
   readonly counters: RawCounters;
@@ -70,11 +79,13 @@ export const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0]
 /**
  * Reads `src` from `start` in chunks whose lengths are multiples of `wordBytes`, each on an aligned buffer in
  * host order (the data is little-endian). A chunk that arrives misaligned (memory source at an odd header
- * length) is copied; bytes of a word split by a short read are carried to the next chunk. After iteration
- * `trailing` holds the count of bytes at the end that do not make a whole word.
+ * length) is copied into a reused buffer, so each chunk is valid only until the next is requested; bytes of a
+ * word split by a short read are carried to the next chunk. After iteration `trailing` holds the count of bytes
+ * at the end that do not make a whole word.
  */
 export class WordChunks {
   trailing = 0;
+  private aligned = new Uint8Array(0);
   constructor(
     private readonly src: ByteSource,
     private readonly start: number,
@@ -103,8 +114,14 @@ export class WordChunks {
       if (usable < data.length) carry = data.slice(usable);
       let bytes = data.subarray(0, usable);
       if (usable === 0) continue;
-      // Typed-array views need alignment to their element size (64-bit words are viewed as 32-bit pairs).
-      if (bytes.byteOffset % Math.min(wb, 4) !== 0) bytes = bytes.slice();
+      // Typed-array views need alignment to their element size (64-bit words are viewed as 32-bit pairs). The
+      // aligned copy goes to one reused buffer (a fresh 4 MiB per chunk would cost more than decoding it): a chunk
+      // is valid until the next one is requested.
+      if (bytes.byteOffset % Math.min(wb, 4) !== 0) {
+        if (this.aligned.length < usable) this.aligned = new Uint8Array(Math.max(usable, this.chunkBytes));
+        this.aligned.set(bytes);
+        bytes = this.aligned.subarray(0, usable);
+      }
       // Big-endian hosts (rare): swap a private copy, never the caller's bytes.
       if (!LITTLE_ENDIAN_HOST) bytes = swapToHost(bytes.slice(), wb === 8 ? 4 : wb);
       yield { bytes, offset };
@@ -293,7 +310,8 @@ export async function openRaw<W extends Uint16Array | Uint32Array>(
         i = dec.decode(words, i, end, pk);
         if (pk.length === capacity) {
           yield pk;
-          pk = allocPacket(capacity);
+          if (opts.reusePackets) pk.length = 0;
+          else pk = allocPacket(capacity);
           continue;
         }
         break;
@@ -311,6 +329,7 @@ export async function openRaw<W extends Uint16Array | Uint32Array>(
   return {
     info,
     warnings,
+    reusesPackets: opts.reusePackets === true,
     get counters() {
       return counters;
     },

@@ -23,6 +23,8 @@ export interface RecordStreamOptions {
   warnings: string[];
   /** Bytes per read (rounded down to whole records); default DEFAULT_CHUNK_BYTES. */
   chunkBytes?: number;
+  /** Recycle the packet once the consumer asks for the next (ReaderOptions.reusePackets). */
+  reuse?: boolean;
 }
 
 /** Yields packets of decoded events from src[dataOffset, size). */
@@ -42,7 +44,8 @@ export async function* streamRecords(src: ByteSource, o: RecordStreamOptions): A
       pos = o.kernel(bytes, dv, pos, end, out);
       if (out.length === o.capacity) {
         yield out;
-        out = allocPacket(o.capacity);
+        if (o.reuse) out.length = 0;
+        else out = allocPacket(o.capacity);
       }
     }
     if (bytes.length < want) {

@@ -6,12 +6,35 @@
 // JavaScript wrapper then re-runs the TypeScript decoder on the same bytes to produce the detailed message, so
 // both paths report identical errors.
 #include <napi.h>
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 namespace {
+
+// ------------------------------------------------------------------------------------------ portability
+// GCC/Clang builtins, with MSVC equivalents (the TypeScript fallback covers any compiler this does not build on).
+#if defined(_MSC_VER)
+inline uint32_t Bswap32(uint32_t v) { return _byteswap_ulong(v); }
+inline uint32_t Ctz32(uint32_t v) {
+  unsigned long i;
+  _BitScanForward(&i, v);
+  return uint32_t(i);
+}
+#define EVENTS_UNLIKELY(x) (x)
+#define EVENTS_NOINLINE __declspec(noinline)
+#else
+inline uint32_t Bswap32(uint32_t v) { return __builtin_bswap32(v); }
+inline uint32_t Ctz32(uint32_t v) { return uint32_t(__builtin_ctz(v)); }
+#define EVENTS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define EVENTS_NOINLINE __attribute__((noinline))
+#endif
 
 // ------------------------------------------------------------------------------------------ helpers
 
@@ -450,11 +473,1008 @@ Napi::Value UnpackEvents(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(count));
 }
 
+// ------------------------------------------------------------------------------------------ record decoders
+//
+// Each decoder is the exact twin of a TypeScript loop in core/events/formats/*.ts (the reference, kept and tested
+// equal). Running state (timestamp unwrapping, EVT time base, counters) lives in a Float64Array the caller owns, so
+// input may be split anywhere and both paths can take turns on one stream. Events are written straight into the
+// consumer's packet columns at outOffset, at most maxEvents of them; a decoder stops right before the record that
+// would need room it does not have, exactly where the TypeScript loop stops. Return value: events written (≥ 0),
+// or kBadArgs when an argument is of the wrong type or an index is out of bounds (the caller then uses TS).
+
+struct Columns {
+  uint16_t* x;
+  uint16_t* y;
+  double* t;
+  uint8_t* p;
+  size_t room;  // events that may be written (starting at the pointers above)
+};
+
+// The decoders copy the column pointers into __restrict locals: a store through the uint8_t polarity column may
+// alias anything, so without them the compiler reloads every pointer (and the state) after each event.
+#define EVENTS_COLUMNS(c)                  \
+  uint16_t* __restrict const ox = (c).x;   \
+  uint16_t* __restrict const oy = (c).y;   \
+  double* __restrict const ot = (c).t;     \
+  uint8_t* __restrict const op_ = (c).p;
+
+template <typename T>
+bool GetArray(const Napi::Value& v, napi_typedarray_type type, T** data, size_t* len) {
+  // The raw call: one lookup for type, length and data (already adjusted by the view's byte offset).
+  bool is = false;
+  if (napi_is_typedarray(v.Env(), v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type got;
+  size_t length;
+  void* d;
+  if (napi_get_typedarray_info(v.Env(), v, &got, &length, &d, nullptr, nullptr) != napi_ok || got != type)
+    return false;
+  *data = static_cast<T*>(d);
+  *len = length;
+  return length == 0 || d != nullptr;
+}
+
+// A non-negative integer argument no larger than `max`.
+bool GetIndex(const Napi::Value& v, size_t max, size_t* out) {
+  if (!v.IsNumber()) return false;
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > double(max) || d != double(size_t(d))) return false;
+  *out = size_t(d);
+  return true;
+}
+
+// Arguments (…, x, y, t, p, outOffset, maxEvents) starting at info[k].
+bool GetColumns(const Napi::CallbackInfo& info, size_t k, Columns* c) {
+  if (info.Length() < k + 6) return false;
+  size_t nx, ny, nt, np, off, max;
+  if (!GetArray(info[k], napi_uint16_array, &c->x, &nx) || !GetArray(info[k + 1], napi_uint16_array, &c->y, &ny) ||
+      !GetArray(info[k + 2], napi_float64_array, &c->t, &nt) || !GetArray(info[k + 3], napi_uint8_array, &c->p, &np))
+    return false;
+  size_t cap = nx;
+  if (ny < cap) cap = ny;
+  if (nt < cap) cap = nt;
+  if (np < cap) cap = np;
+  if (!GetIndex(info[k + 4], cap, &off) || !GetIndex(info[k + 5], ~size_t(0) >> 12, &max)) return false;
+  if (max > cap - off) max = cap - off;
+  c->x += off;
+  c->y += off;
+  c->t += off;
+  c->p += off;
+  c->room = max;
+  return true;
+}
+
+// (bytes: Uint8Array, pos, end, state: Float64Array(≥ want)) → pointers; pos ≤ end ≤ bytes.length.
+bool GetInput(const Napi::CallbackInfo& info, const uint8_t** bytes, size_t* pos, size_t* end, double** state,
+              size_t want) {
+  uint8_t* b;
+  size_t n, ns;
+  if (info.Length() < 4 || !GetArray(info[0], napi_uint8_array, &b, &n) || !GetIndex(info[2], n, end) ||
+      !GetIndex(info[1], *end, pos) || !GetArray(info[3], napi_float64_array, state, &ns) || ns < want)
+    return false;
+  *bytes = b;
+  return true;
+}
+
+inline int32_t be32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);  // one load + bswap (little-endian hosts; see le32)
+  return int32_t(Bswap32(v));
+}
+inline uint32_t le32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);  // little-endian hosts only (all Node targets); the TS path handles the rest
+  return v;
+}
+
+constexpr double kTwo32 = 4294967296.0;
+
+// ------------------------------------------------------------------------------------------ clean blocks
+//
+// The record loops below compact (skip special / invalid / out-of-range records) and unwrap timestamps, which
+// keeps them scalar. Most blocks of real data need neither: no record is skipped and no timestamp falls. For such
+// a "clean" block the decode is a plain map that the compiler vectorizes (AVX2 where the CPU has it: x86-64
+// builds are baseline SSE2, so an AVX2 clone is selected at run time). A block that is not clean is decoded by the
+// scalar loop instead, so the result is the same record for record either way (tests hold native == TypeScript).
+//
+// Each *Clean function checks block r[0, m records) and, only when it is clean, writes its m events and returns
+// true; otherwise it writes nothing and returns false.
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define EVENTS_AVX2 __attribute__((target("avx2")))
+const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+#else
+#define EVENTS_AVX2
+const bool kHasAvx2 = false;
+#endif
+
+constexpr size_t kCleanBlock = 256;  // records per clean-block check (2 KiB of input: stays in L1)
+
+// DVS128 8-byte records: clean = no special event (bit 15 or 31) and no timestamp below its predecessor.
+inline bool Dvs128CleanBody(const uint8_t* r, size_t m, uint16_t* __restrict X, uint16_t* __restrict Y,
+                            double* __restrict T, uint8_t* __restrict P, int64_t* pv, double off) {
+  uint32_t special = 0, falls = 0;
+  int32_t prev = int32_t(*pv);
+  for (size_t j = 0; j < m; j++) {
+    const int32_t a = be32(r + 8 * j), ts = be32(r + 8 * j + 4);
+    special |= uint32_t(a);
+    falls |= uint32_t(ts < prev);
+    prev = ts;
+  }
+  if (((special & 0x80008000u) | falls) != 0) return false;
+  for (size_t j = 0; j < m; j++) {
+    const uint32_t a = uint32_t(be32(r + 8 * j));
+    X[j] = uint16_t(127 - ((a >> 1) & 0x7f));
+    Y[j] = uint16_t(127 - ((a >> 8) & 0x7f));
+    P[j] = uint8_t((a & 1) ^ 1);
+    T[j] = double(be32(r + 8 * j + 4)) + off;
+  }
+  *pv = prev;
+  return true;
+}
+
+// DAT CD records: clean = every event inside wi × hi and no timestamp below its predecessor (u32 compare).
+inline bool DatCleanBody(const uint8_t* r, size_t m, uint16_t* __restrict X, uint16_t* __restrict Y,
+                         double* __restrict T, uint8_t* __restrict P, uint32_t wi, uint32_t hi, uint32_t* prevTs,
+                         double off) {
+  uint32_t bad = 0;
+  uint32_t prev = *prevTs;
+  for (size_t j = 0; j < m; j++) {
+    const uint32_t ts = le32(r + 8 * j), d = le32(r + 8 * j + 4);
+    bad |= uint32_t(ts < prev) | uint32_t((d & 0x3fff) >= wi) | uint32_t(((d >> 14) & 0x3fff) >= hi);
+    prev = ts;
+  }
+  if (bad != 0) return false;
+  for (size_t j = 0; j < m; j++) {
+    const uint32_t d = le32(r + 8 * j + 4);
+    X[j] = uint16_t(d & 0x3fff);
+    Y[j] = uint16_t((d >> 14) & 0x3fff);
+    P[j] = uint8_t((d >> 28) & 1);
+    T[j] = double(le32(r + 8 * j)) + off;
+  }
+  *prevTs = prev;
+  return true;
+}
+
+// AEDAT 3.1 polarity events: clean = every event valid and inside wi × hi.
+inline bool Aedat3CleanBody(const uint8_t* r, size_t m, uint16_t* __restrict X, uint16_t* __restrict Y,
+                            double* __restrict T, uint8_t* __restrict P, uint32_t wi, uint32_t hi, uint32_t h1,
+                            uint32_t flipMask, double base) {
+  uint32_t ok = 1;
+  for (size_t j = 0; j < m; j++) {
+    const uint32_t d = le32(r + 8 * j);
+    ok &= d & uint32_t((d >> 17) < wi) & uint32_t(((d >> 2) & 0x7fff) < hi);
+  }
+  if (ok == 0) return false;
+  for (size_t j = 0; j < m; j++) {
+    const uint32_t d = le32(r + 8 * j);
+    const uint32_t y = (d >> 2) & 0x7fff;
+    X[j] = uint16_t(d >> 17);
+    Y[j] = uint16_t(((h1 - y) & flipMask) | (y & ~flipMask));
+    P[j] = uint8_t((d >> 1) & 1);
+    T[j] = base + double(le32(r + 8 * j + 4) & 0x7fffffffu);
+  }
+  return true;
+}
+
+// EVT 2.0 words: clean = every word a CD event (type 0 or 1) inside W × H (no TIME_HIGH: one time base).
+inline bool Evt2CleanBody(const uint32_t* r, size_t m, uint16_t* __restrict X, uint16_t* __restrict Y,
+                          double* __restrict T, uint8_t* __restrict P, uint32_t W, uint32_t H, double base) {
+  uint32_t bad = 0;
+  for (size_t j = 0; j < m; j++) {
+    const uint32_t v = r[j];
+    bad |= uint32_t((v >> 28) >= 2) | uint32_t(((v >> 11) & 0x7ff) >= W) | uint32_t((v & 0x7ff) >= H);
+  }
+  if (bad != 0) return false;
+  for (size_t j = 0; j < m; j++) {
+    const uint32_t v = r[j];
+    X[j] = uint16_t((v >> 11) & 0x7ff);
+    Y[j] = uint16_t(v & 0x7ff);
+    T[j] = base + double(int32_t((v >> 22) & 63));
+    P[j] = uint8_t(v >> 28);
+  }
+  return true;
+}
+
+// Words per EVT 2.0 clean-block check: short, because TIME_HIGH words (one per 64 µs) end a clean run.
+constexpr size_t kEvt2Block = 32;
+
+#define EVENTS_CLEAN_DISPATCH(Name, Params, Args)         \
+  bool Name##Default Params { return Name##Body Args; }   \
+  EVENTS_AVX2 bool Name##Avx2 Params { return Name##Body Args; } \
+  inline bool Name Params { return kHasAvx2 ? Name##Avx2 Args : Name##Default Args; }
+
+EVENTS_CLEAN_DISPATCH(Dvs128Clean,
+                      (const uint8_t* r, size_t m, uint16_t* X, uint16_t* Y, double* T, uint8_t* P, int64_t* pv,
+                       double off),
+                      (r, m, X, Y, T, P, pv, off))
+EVENTS_CLEAN_DISPATCH(DatClean,
+                      (const uint8_t* r, size_t m, uint16_t* X, uint16_t* Y, double* T, uint8_t* P, uint32_t wi,
+                       uint32_t hi, uint32_t* prevTs, double off),
+                      (r, m, X, Y, T, P, wi, hi, prevTs, off))
+EVENTS_CLEAN_DISPATCH(Aedat3Clean,
+                      (const uint8_t* r, size_t m, uint16_t* X, uint16_t* Y, double* T, uint8_t* P, uint32_t wi,
+                       uint32_t hi, uint32_t h1, uint32_t flipMask, double base),
+                      (r, m, X, Y, T, P, wi, hi, h1, flipMask, base))
+
+EVENTS_CLEAN_DISPATCH(Evt2Clean,
+                      (const uint32_t* r, size_t m, uint16_t* X, uint16_t* Y, double* T, uint8_t* P, uint32_t W,
+                       uint32_t H, double base),
+                      (r, m, X, Y, T, P, W, H, base))
+
+// Records in the next block: at most kCleanBlock, the records left, and the room left (each record gives at most
+// one event, so a block never overfills the packet).
+inline size_t BlockRecords(size_t pos, size_t end, size_t rec, size_t k, size_t room) {
+  size_t m = (end - pos) / rec;
+  if (m > kCleanBlock) m = kCleanBlock;
+  if (m > room - k) m = room - k;
+  return m;
+}
+
+// AEDAT 1.0/2.0 (aedat2.ts dvs128Block8 / dvs128Block6 / davisBlock + blockKernel).
+// state: [0] prev ts, [1] unwrap offset, [2] first (1 = seed prev from the first record), [3] out-of-range count
+// (added to), [4] width − 1, [5] height − 1, [6] byte position reached (out). mode: 0 DVS128 8-byte, 1 DVS128
+// 6-byte, 2 DAVIS 8-byte.
+Napi::Value Aedat2Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* b;
+  size_t pos, end, mode;
+  double* s;
+  Columns c;
+  if (!GetInput(info, &b, &pos, &end, &s, 7) || !GetIndex(info[4], 2, &mode) || !GetColumns(info, 5, &c))
+    return Napi::Number::New(env, kBadArgs);
+  const size_t rec = mode == 1 ? 6 : 8;
+  const size_t tsAt = rec - 4;
+  if (s[2] != 0 && pos + rec <= end) {
+    s[0] = double(be32(b + pos + tsAt));
+    s[2] = 0;
+  }
+  int64_t pv = int64_t(s[0]);
+  double off = s[1];
+  size_t k = 0, bad = 0;
+  const size_t room = c.room;
+  EVENTS_COLUMNS(c)
+  if (mode == 2) {
+    const uint32_t w1 = uint32_t(s[4]), h1 = uint32_t(s[5]);
+    for (; pos + rec <= end && k < room; pos += rec) {
+      const int32_t a = be32(b + pos);
+      const int64_t ts = be32(b + pos + 4);
+      if (ts < pv && pv - ts > 2147483648LL) off += kTwo32;
+      pv = ts;
+      if (a < 0 || (a & 0x400) != 0) continue;
+      const uint32_t rx = (uint32_t(a) >> 12) & 0x3ff, ry = (uint32_t(a) >> 22) & 0x1ff;
+      if (rx > w1 || ry > h1) {
+        bad++;
+        continue;
+      }
+      ox[k] = uint16_t(w1 - rx);
+      oy[k] = uint16_t(h1 - ry);
+      op_[k] = uint8_t((uint32_t(a) >> 11) & 1);
+      ot[k] = double(ts) + off;
+      k++;
+    }
+  } else {
+    // Clean blocks (8-byte records) are mapped in one pass; other blocks go through the scalar loop, whose
+    // branch-free compaction writes every record at k (k < room holds) and advances k only for pixel events.
+    while (pos + rec <= end && k < room) {
+      const size_t m = BlockRecords(pos, end, rec, k, room);
+      if (rec == 8 && Dvs128Clean(b + pos, m, ox + k, oy + k, ot + k, op_ + k, &pv, off)) {
+        pos += 8 * m;
+        k += m;
+        continue;
+      }
+      const size_t stop = pos + rec * m;
+    for (; pos < stop; pos += rec) {
+      uint32_t a;
+      int64_t ts;
+      if (rec == 8) {
+        a = uint32_t(be32(b + pos));
+        ts = be32(b + pos + 4);
+      } else {
+        a = (uint32_t(b[pos]) << 8) | b[pos + 1];
+        ts = be32(b + pos + 2);
+      }
+      if (EVENTS_UNLIKELY(ts < pv) && pv - ts > 2147483648LL) off += kTwo32;
+      pv = ts;
+      ox[k] = uint16_t(127 - ((a >> 1) & 0x7f));
+      oy[k] = uint16_t(127 - ((a >> 8) & 0x7f));
+      op_[k] = uint8_t((a & 1) ^ 1);
+      ot[k] = double(ts) + off;
+      k += (a & 0x80008000u) == 0;
+    }
+    }
+  }
+  s[0] = double(pv);
+  s[1] = off;
+  s[3] += double(bad);
+  s[6] = double(pos);
+  return Napi::Number::New(env, double(k));
+}
+
+// For integers 0 ≤ v < 2^16: v < IntBound(b) exactly when !(v >= b) in double (b may be NaN, ±Infinity, fractional).
+inline uint32_t IntBound(double b) {
+  if (std::isnan(b) || b >= 65536) return 65536;
+  if (b <= 0) return 0;
+  return uint32_t(std::ceil(b));
+}
+
+// Prophesee DAT CD/2D records (dat.ts cdBlock). state: [0] prev ts (−1 at start), [1] unwrap offset, [2] width,
+// [3] height (may be Infinity), [4] dropped count (added to), [5] byte position reached (out).
+Napi::Value DatDecode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* b;
+  size_t pos, end;
+  double* s;
+  Columns c;
+  if (!GetInput(info, &b, &pos, &end, &s, 6) || !GetColumns(info, 4, &c)) return Napi::Number::New(env, kBadArgs);
+  double pv = s[0], off = s[1];
+  const double w = s[2], h = s[3];
+  size_t k = 0, bad = 0;
+  const size_t room = c.room;
+  EVENTS_COLUMNS(c)
+  const uint32_t wi = IntBound(w), hi = IntBound(h);
+  while (pos + 8 <= end && k < room) {
+    const size_t m = BlockRecords(pos, end, 8, k, room);
+    // Clean blocks need pv ≥ 0 (a real previous timestamp) for the u32 "never falls" test.
+    uint32_t prevTs = pv >= 0 ? uint32_t(pv) : 0;
+    if (DatClean(b + pos, m, ox + k, oy + k, ot + k, op_ + k, wi, hi, &prevTs, off)) {
+      pv = double(prevTs);
+      pos += 8 * m;
+      k += m;
+      continue;
+    }
+    const size_t stop = pos + 8 * m;
+  // Branch-free compaction (see Aedat2Decode).
+  for (; pos < stop; pos += 8) {
+    const double ts = double(le32(b + pos));
+    const uint32_t d = le32(b + pos + 4);
+    if (EVENTS_UNLIKELY(ts < pv) && pv - ts > 2147483648.0) off += kTwo32;
+    pv = ts;
+    const uint32_t x = d & 0x3fff, y = (d >> 14) & 0x3fff;
+    const uint32_t inside = uint32_t(x < wi) & uint32_t(y < hi);
+    bad += inside ^ 1;
+    ox[k] = uint16_t(x);
+    oy[k] = uint16_t(y);
+    op_[k] = uint8_t((d >> 28) & 1);
+    ot[k] = ts + off;
+    k += inside;
+  }
+  }
+  s[0] = pv;
+  s[1] = off;
+  s[4] += double(bad);
+  s[5] = double(pos);
+  return Napi::Number::New(env, double(k));
+}
+
+// AEDAT 3.1 polarity event payloads (aedat3.ts polarityBlock). state: [0] time base (tsOverflow · 2^31),
+// [1] height − 1 for the 3.0 y flip or −1, [2] width, [3] height (may be Infinity), [4] out-of-range count (added
+// to), [5] byte position reached (out).
+Napi::Value Aedat3Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* b;
+  size_t pos, end;
+  double* s;
+  Columns c;
+  if (!GetInput(info, &b, &pos, &end, &s, 6) || !GetColumns(info, 4, &c)) return Napi::Number::New(env, kBadArgs);
+  const double base = s[0], w = s[2], h = s[3];
+  const bool flip = s[1] >= 0;
+  const uint32_t h1 = flip ? uint32_t(s[1]) : 0;
+  size_t k = 0, bad = 0;
+  const size_t room = c.room;
+  EVENTS_COLUMNS(c)
+  // Integer bounds with the same outcome as `x >= w` in double for x, y < 2^15 (w may be Infinity or odd).
+  const uint32_t wi = IntBound(w), hi = IntBound(h);
+  const uint32_t flipMask = flip ? ~0u : 0u;
+  while (pos + 8 <= end && k < room) {
+    const size_t m = BlockRecords(pos, end, 8, k, room);
+    if (Aedat3Clean(b + pos, m, ox + k, oy + k, ot + k, op_ + k, wi, hi, h1, flipMask, base)) {
+      pos += 8 * m;
+      k += m;
+      continue;
+    }
+    const size_t stop = pos + 8 * m;
+  // Branch-free compaction (see Aedat2Decode): invalid or out-of-range events are written at k, then overwritten.
+  for (; pos < stop; pos += 8) {
+    const uint32_t d = le32(b + pos);
+    const uint32_t valid = d & 1;
+    const uint32_t x = d >> 17;
+    const uint32_t y = (d >> 2) & 0x7fff;
+    const uint32_t inside = uint32_t(x < wi) & uint32_t(y < hi);
+    bad += valid & (inside ^ 1);
+    ox[k] = uint16_t(x);
+    oy[k] = uint16_t(((h1 - y) & flipMask) | (y & ~flipMask));
+    op_[k] = uint8_t((d >> 1) & 1);
+    ot[k] = base + double(le32(b + pos + 4) & 0x7fffffffu);
+    k += valid & inside;
+  }
+  }
+  s[4] += double(bad);
+  s[5] = double(pos);
+  return Napi::Number::New(env, double(k));
+}
+
+// Counters shared by the EVT decoders' state arrays (prophesee-raw.ts RawCounters), at state[kCounters + i].
+enum RawCounter { kBeforeTimeHigh = 0, kInvalid = 1, kTriggers = 2, kLoops = 3, kOther = 4 };
+
+// (words: Uint32Array | Uint16Array, i, end, state: Float64Array(≥ want)) with i ≤ end ≤ words.length.
+template <typename W>
+bool GetWords(const Napi::CallbackInfo& info, napi_typedarray_type type, const W** words, size_t* i, size_t* end,
+              double** state, size_t want) {
+  W* w;
+  size_t n, ns;
+  if (info.Length() < 4 || !GetArray(info[0], type, &w, &n) || !GetIndex(info[2], n, end) ||
+      !GetIndex(info[1], *end, i) || !GetArray(info[3], napi_float64_array, state, &ns) || ns < want)
+    return false;
+  *words = w;
+  return true;
+}
+
+constexpr double kTwo34 = 17179869184.0;
+
+// EVT 2.0 (evt2.ts Evt2Decoder.decode, without an onTrigger callback). state: [0] have TIME_HIGH, [1] last TIME_HIGH,
+// [2] loops, [3] base µs, [4] shift, [5] timeShift option, [6] width, [7] height, [8..12] counters, [13] word index
+// reached (out).
+Napi::Value Evt2Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t* w;
+  size_t i, end;
+  double* s;
+  Columns c;
+  if (!GetWords(info, napi_uint32_array, &w, &i, &end, &s, 14) || !GetColumns(info, 4, &c))
+    return Napi::Number::New(env, kBadArgs);
+  double* cnt = s + 8;
+  size_t k = 0;
+  if (s[0] == 0) {
+    for (; i < end; i++) {
+      const uint32_t type = w[i] >> 28;
+      if (type == 8) break;
+      if (type < 2) cnt[kBeforeTimeHigh]++;
+      else cnt[kOther]++;
+    }
+    if (i == end) {
+      s[13] = double(i);
+      return Napi::Number::New(env, 0);
+    }
+    const double th = double(w[i] & 0x0fffffff);
+    s[0] = 1;
+    s[4] = s[5] != 0 ? th * 64 : 0;
+    s[1] = th;
+    s[3] = th * 64 - s[4];
+    i++;
+  }
+  const uint32_t W = uint32_t(s[6]), H = uint32_t(s[7]);
+  uint32_t last = uint32_t(s[1]);
+  double loops = s[2], base = s[3];
+  const double shift = s[4];
+  size_t dropInvalid = 0, other = 0, triggers = 0, timeLoops = 0;
+  const size_t room = c.room;
+  EVENTS_COLUMNS(c)
+  // Clean blocks (only CD words inside the sensor) are mapped in one pass; other blocks word by word. A block
+  // holds at most room − k words, so it never overfills the packet and stops where the word loop would.
+  while (i < end && k < room) {
+    size_t m = end - i;
+    if (m > kEvt2Block) m = kEvt2Block;
+    if (m > room - k) m = room - k;
+    if (Evt2Clean(w + i, m, ox + k, oy + k, ot + k, op_ + k, W, H, base)) {
+      i += m;
+      k += m;
+      continue;
+    }
+    const size_t stop = i + m;
+  for (; i < stop; i++) {
+    const uint32_t v = w[i];
+    const uint32_t type = v >> 28;
+    if (type < 2) {
+      const uint32_t x = (v >> 11) & 0x7ff, y = v & 0x7ff;
+      if (x < W && y < H) {
+        ox[k] = uint16_t(x);
+        oy[k] = uint16_t(y);
+        ot[k] = base + double((v >> 22) & 63);
+        op_[k] = uint8_t(type);
+        k++;
+      } else {
+        dropInvalid++;
+      }
+    } else if (type == 8) {
+      const uint32_t th = v & 0x0fffffff;
+      if (th < last && last - th > (1u << 27)) {
+        loops++;
+        timeLoops++;
+      }
+      last = th;
+      base = loops * kTwo34 + double(th) * 64 - shift;
+    } else if (type == 0xa) {
+      triggers++;
+    } else {
+      other++;
+    }
+  }
+  }
+  s[1] = double(last);
+  s[2] = loops;
+  s[3] = base;
+  cnt[kInvalid] += double(dropInvalid);
+  cnt[kOther] += double(other);
+  cnt[kTriggers] += double(triggers);
+  cnt[kLoops] += double(timeLoops);
+  s[13] = double(i);
+  return Napi::Number::New(env, double(k));
+}
+
+inline uint32_t Popcount(uint32_t v) {
+  v = v - ((v >> 1) & 0x55555555u);
+  v = (v & 0x33333333u) + ((v >> 2) & 0x33333333u);
+  return (((v + (v >> 4)) & 0x0f0f0f0fu) * 0x01010101u) >> 24;
+}
+inline uint32_t LowBit(uint32_t m) { return Ctz32(m); }  // m != 0
+
+// EVT 3.0 (evt3.ts Evt3Decoder.decode / block, without an onTrigger callback). state: [0] have TIME_HIGH,
+// [1] last TIME_HIGH, [2] loops, [3] shift, [4] TIME_HIGH base µs, [5] time low, [6] y, [7] row ok, [8] vector base x,
+// [9] vector polarity, [10] have base, [11] pending mask, [12] pending x, [13] pending y, [14] pending t,
+// [15] pending p, [16] width, [17] height, [18] timeShift option, [19..23] counters, [24] word index reached (out).
+//
+// Structure (for speed; the effects are the TS switch's, word by word): the hot loop handles only ADDR_X, ADDR_Y
+// and TIME_LOW once a TIME_HIGH has been seen, with few live values so nothing spills to the stack; every other
+// word (and every word before the first TIME_HIGH) goes through Evt3Word, the full state machine.
+
+struct Evt3 {
+  bool have, rowOk, haveBase, timeShift;
+  uint32_t last, y, baseX, vp, tl, W, H;
+  double loops, shift, thBase;
+  double dropBefore, dropInvalid, other, triggers, timeLoops;
+};
+
+struct Evt3Out {
+  uint16_t* x;
+  uint16_t* y;
+  double* t;
+  uint8_t* p;
+  size_t room;
+  double* s;  // for a vector cut short: the pending fields
+};
+
+enum Evt3Step { kNext = 0, kStopConsumed = 1, kStopBefore = 2 };
+
+// One word through the full EVT 3.0 state machine (evt3.ts block's switch). k: events written so far.
+EVENTS_NOINLINE Evt3Step Evt3Word(Evt3& st, uint32_t v, size_t& k, const Evt3Out& o) {
+  const double t = st.thBase + double(st.tl);
+  switch (v >> 12) {
+    case 0x2: {
+      if (k == o.room) return kStopBefore;
+      const uint32_t x = v & 0x7ff;
+      if (st.rowOk && x < st.W) {
+        o.x[k] = uint16_t(x);
+        o.y[k] = uint16_t(st.y);
+        o.t[k] = t;
+        o.p[k] = uint8_t((v >> 11) & 1);
+        k++;
+      } else if (!st.have) {
+        st.dropBefore++;
+      } else {
+        st.dropInvalid++;
+      }
+      return kNext;
+    }
+    case 0x4:
+    case 0x5: {
+      const bool twelve = v < 0x5000;
+      uint32_t m = twelve ? v & 0xfff : v & 0xff;
+      if (!st.rowOk || !st.haveBase) {
+        if (!st.have) st.dropBefore += Popcount(m);
+        else st.dropInvalid += Popcount(m);
+      } else {
+        while (m != 0) {
+          if (k == o.room) {
+            o.s[11] = double(m);
+            o.s[12] = double(st.baseX);
+            o.s[13] = double(st.y);
+            o.s[14] = t;
+            o.s[15] = double(st.vp);
+            st.baseX += twelve ? 12 : 8;
+            return kStopConsumed;
+          }
+          const uint32_t x = st.baseX + LowBit(m);
+          if (x < st.W) {
+            o.x[k] = uint16_t(x);
+            o.y[k] = uint16_t(st.y);
+            o.t[k] = t;
+            o.p[k] = uint8_t(st.vp);
+            k++;
+          } else {
+            st.dropInvalid++;
+          }
+          m &= m - 1;
+        }
+      }
+      st.baseX += twelve ? 12 : 8;
+      return kNext;
+    }
+    case 0x0:
+      st.y = v & 0x7ff;
+      st.rowOk = st.have && (v & 0x800) == 0 && st.y < st.H;
+      return kNext;
+    case 0x6:
+      if (st.have) st.tl = v & 0xfff;
+      return kNext;
+    case 0x3:
+      st.baseX = v & 0x7ff;
+      st.vp = (v >> 11) & 1;
+      st.haveBase = st.have;
+      return kNext;
+    case 0x8: {
+      const uint32_t th = v & 0xfff;
+      if (!st.have) {
+        st.have = true;
+        st.shift = st.timeShift ? double(th) * 4096 : 0;
+        st.last = th;
+        st.tl = 0;
+      } else if (th != st.last) {
+        if (th < st.last && st.last - th > 2048) {
+          st.loops++;
+          st.timeLoops++;
+        }
+        st.last = th;
+        st.tl = 0;
+      }
+      st.thBase = st.loops * 16777216.0 + double(th) * 4096 - st.shift;
+      return kNext;
+    }
+    case 0xa:
+      if (st.have) st.triggers++;
+      else st.other++;
+      return kNext;
+    default:
+      st.other++;
+      return kNext;
+  }
+}
+
+Napi::Value Evt3Decode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint16_t* w;
+  size_t i, end;
+  double* s;
+  Columns c;
+  if (!GetWords(info, napi_uint16_array, &w, &i, &end, &s, 25) || !GetColumns(info, 4, &c))
+    return Napi::Number::New(env, kBadArgs);
+  double* cnt = s + 19;
+  const size_t room = c.room;
+  EVENTS_COLUMNS(c)
+  Evt3 st;
+  st.have = s[0] != 0;
+  st.last = uint32_t(s[1]);
+  st.loops = s[2];
+  st.shift = s[3];
+  st.thBase = s[4];
+  st.tl = uint32_t(s[5]);
+  st.y = uint32_t(s[6]);
+  st.rowOk = s[7] != 0;
+  st.baseX = uint32_t(s[8]);
+  st.vp = uint32_t(s[9]);
+  st.haveBase = s[10] != 0;
+  st.W = uint32_t(s[16]);
+  st.H = uint32_t(s[17]);
+  st.timeShift = s[18] != 0;
+  st.dropBefore = st.dropInvalid = st.other = st.triggers = st.timeLoops = 0;
+  size_t k = 0;
+  // A vector cut short by a full packet: its remaining bits first.
+  uint32_t pend = uint32_t(s[11]);
+  if (pend != 0) {
+    const uint32_t bx = uint32_t(s[12]);
+    const uint16_t py = uint16_t(s[13]);
+    const double pt = s[14];
+    const uint8_t pp = uint8_t(s[15]);
+    while (pend != 0 && k < room) {
+      const uint32_t x = bx + LowBit(pend);
+      if (x < st.W) {
+        ox[k] = uint16_t(x);
+        oy[k] = py;
+        ot[k] = pt;
+        op_[k] = pp;
+        k++;
+      } else {
+        st.dropInvalid++;
+      }
+      pend &= pend - 1;
+    }
+    s[11] = double(pend);
+    if (pend != 0) {
+      cnt[kInvalid] += st.dropInvalid;
+      s[24] = double(i);
+      return Napi::Number::New(env, double(k));
+    }
+  }
+  const Evt3Out o{ox, oy, ot, op_, room, s};
+  // Before the first TIME_HIGH: the full state machine only.
+  for (; i < end && !st.have; i++) {
+    const Evt3Step r = Evt3Word(st, w[i], k, o);
+    if (r != kNext) {
+      if (r == kStopConsumed) i++;
+      goto done;
+    }
+  }
+hot:
+  if (i < end) {
+    const uint32_t W = st.W, H = st.H;
+    uint32_t y = st.y, rowOk = st.rowOk ? 1 : 0;  // the current row, and whether events may use it (0/1)
+    uint32_t tl = st.tl;
+    const double thBase0 = st.thBase;
+    double t = thBase0 + double(tl);
+    size_t invalid = 0;
+    for (; i < end; i++) {
+      const uint32_t v = w[i];
+      const uint32_t type = v >> 12;
+      if (((0x45u >> type) & 1) != 0 && k < room) {
+        // ADDR_X / ADDR_Y / TIME_LOW with room for an event: no branch on which one (their mix is irregular, so
+        // branches would mispredict). The slot at k is always written; k advances only for a kept ADDR_X. Selects
+        // are written as masks because GCC turns `c ? a : b` here back into branches.
+        const uint32_t a = v & 0x7ff;
+        const uint32_t isX = uint32_t(type == 0x2);
+        const uint32_t keep = isX & rowOk & uint32_t(a < W);
+        invalid += isX ^ keep;  // a TIME_HIGH was seen, so a dropped ADDR_X is never "before TIME_HIGH"
+        ox[k] = uint16_t(a);
+        oy[k] = uint16_t(y);
+        ot[k] = t;
+        op_[k] = uint8_t((v >> 11) & 1);
+        k += keep;
+        const uint32_t isY = 0u - uint32_t(type == 0x0), isTL = 0u - uint32_t(type == 0x6);
+        const uint32_t newOk = uint32_t((v & 0x800) == 0) & uint32_t(a < H);
+        y = (a & isY) | (y & ~isY);
+        rowOk = (newOk & isY) | (rowOk & ~isY);
+        tl = ((v & 0xfff) & isTL) | (tl & ~isTL);
+        t = thBase0 + double(tl);
+      } else if (type == 0x2) {
+        break;  // no room for this ADDR_X: stop before it
+      } else if (type == 0x0) {
+        y = v & 0x7ff;
+        rowOk = uint32_t((v & 0x800) == 0) & uint32_t(y < H);
+      } else if (type == 0x6) {
+        tl = v & 0xfff;
+        t = thBase0 + double(tl);
+      } else {
+        st.tl = tl;
+        st.y = y;
+        st.rowOk = rowOk != 0;
+        st.dropInvalid += double(invalid);
+        invalid = 0;
+        const Evt3Step r = Evt3Word(st, v, k, o);
+        y = st.y;
+        rowOk = st.rowOk ? 1 : 0;
+        tl = st.tl;
+        if (r != kNext) {
+          if (r == kStopConsumed) i++;
+          break;
+        }
+        // thBase changes only at TIME_HIGH, which only this branch sees: restart the loop with the new base.
+        if (st.thBase != thBase0) {
+          i++;
+          goto hot;
+        }
+        t = thBase0 + double(tl);
+      }
+    }
+    st.tl = tl;
+    st.y = y;
+    st.rowOk = rowOk != 0;
+    st.dropInvalid += double(invalid);
+  }
+done:
+  s[0] = st.have ? 1 : 0;
+  s[1] = double(st.last);
+  s[2] = st.loops;
+  s[3] = st.shift;
+  s[4] = st.thBase;
+  s[5] = double(st.tl);
+  s[6] = double(st.y);
+  s[7] = st.rowOk ? 1 : 0;
+  s[8] = double(st.baseX);
+  s[9] = double(st.vp);
+  s[10] = st.haveBase ? 1 : 0;
+  cnt[kBeforeTimeHigh] += st.dropBefore;
+  cnt[kInvalid] += st.dropInvalid;
+  cnt[kTriggers] += st.triggers;
+  cnt[kLoops] += st.timeLoops;
+  cnt[kOther] += st.other;
+  s[24] = double(i);
+  return Napi::Number::New(env, double(k));
+}
+
+// ------------------------------------------------------------------------------------------ frame binning
+//
+// Twins of to-frame.ts binByTime and of FrameBinner.push's inner loop. Frames are Float32 and every event adds a
+// small integer, so float addition here equals JavaScript's double add + round to float32 bit for bit; bin edges
+// are start + k·width in double, the same expression (-ffp-contract=off keeps it unfused).
+
+// Clean bin blocks: events [0, m) all with lo ≤ t < hi and inside W × H. Their frame indices and values are
+// computed in a vectorizable pass (AVX2 clone where available), then added one by one in event order — the same
+// float additions, in the same order, as the per-event loop. Returns false (touching nothing) when not clean.
+constexpr size_t kBinBlock = 256;
+
+inline bool BinCleanBody(const uint16_t* X, const uint16_t* Y, const double* T, const uint8_t* P, size_t m, double lo,
+                         double hi, uint32_t W, uint32_t H, uint32_t onOffset, float off, float on, float* frame) {
+  uint32_t idx[kBinBlock];
+  float val[kBinBlock];
+  uint32_t bad = 0;
+  for (size_t j = 0; j < m; j++) {
+    const double t = T[j];
+    const uint32_t x = X[j], y = Y[j];
+    bad |= uint32_t(!(t >= lo)) | uint32_t(!(t < hi)) | uint32_t(x >= W) | uint32_t(y >= H);
+    const uint32_t isOn = 0u - uint32_t(P[j] != 0);
+    idx[j] = (onOffset & isOn) + y * W + x;
+    val[j] = isOn ? on : off;
+  }
+  if (bad != 0) return false;
+  for (size_t j = 0; j < m; j++) frame[idx[j]] += val[j];
+  return true;
+}
+
+bool BinCleanDefault(const uint16_t* X, const uint16_t* Y, const double* T, const uint8_t* P, size_t m, double lo,
+                     double hi, uint32_t W, uint32_t H, uint32_t onOffset, float off, float on, float* frame) {
+  return BinCleanBody(X, Y, T, P, m, lo, hi, W, H, onOffset, off, on, frame);
+}
+EVENTS_AVX2 bool BinCleanAvx2(const uint16_t* X, const uint16_t* Y, const double* T, const uint8_t* P, size_t m,
+                              double lo, double hi, uint32_t W, uint32_t H, uint32_t onOffset, float off, float on,
+                              float* frame) {
+  return BinCleanBody(X, Y, T, P, m, lo, hi, W, H, onOffset, off, on, frame);
+}
+inline bool BinClean(const uint16_t* X, const uint16_t* Y, const double* T, const uint8_t* P, size_t m, double lo,
+                     double hi, uint32_t W, uint32_t H, uint32_t onOffset, float off, float on, float* frame) {
+  return kHasAvx2 ? BinCleanAvx2(X, Y, T, P, m, lo, hi, W, H, onOffset, off, on, frame)
+                  : BinCleanDefault(X, Y, T, P, m, lo, hi, W, H, onOffset, off, on, frame);
+}
+
+struct Binning {
+  const uint16_t* x;
+  const uint16_t* y;
+  const double* t;
+  const uint8_t* p;
+  size_t n;
+  float* data;
+  size_t size;
+};
+
+// (x, y, t, p, length, data: Float32Array) at info[0..5].
+bool GetBinning(const Napi::CallbackInfo& info, Binning* b) {
+  size_t nx, ny, nt, np;
+  if (info.Length() < 6) return false;
+  uint16_t *x, *y;
+  double* t;
+  uint8_t* p;
+  if (!GetArray(info[0], napi_uint16_array, &x, &nx) || !GetArray(info[1], napi_uint16_array, &y, &ny) ||
+      !GetArray(info[2], napi_float64_array, &t, &nt) || !GetArray(info[3], napi_uint8_array, &p, &np) ||
+      !GetArray(info[5], napi_float32_array, &b->data, &b->size))
+    return false;
+  size_t cap = nx;
+  if (ny < cap) cap = ny;
+  if (nt < cap) cap = nt;
+  if (np < cap) cap = np;
+  if (!GetIndex(info[4], cap, &b->n)) return false;
+  b->x = x;
+  b->y = y;
+  b->t = t;
+  b->p = p;
+  return true;
+}
+
+double Num(const Napi::Value& v) { return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN; }
+
+// binByTime(x, y, t, p, n, data, start, width, T, last, W, H, P, onOffset, offValue, onDelta): 0, or kBadArgs when
+// the frame buffer is smaller than T·P·H·W or a size is not a small integer.
+Napi::Value BinByTime(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Binning b;
+  size_t T, W, H, P, onOffset;
+  if (info.Length() < 16 || !GetBinning(info, &b) || !GetIndex(info[8], 1u << 30, &T) ||
+      !GetIndex(info[10], 1u << 16, &W) || !GetIndex(info[11], 1u << 16, &H) || !GetIndex(info[12], 2, &P) ||
+      !GetIndex(info[13], size_t(1) << 32, &onOffset))
+    return Napi::Number::New(env, kBadArgs);
+  const double start = Num(info[6]), width = Num(info[7]), last = Num(info[9]);
+  const float offValue = float(Num(info[14])), onDelta = float(Num(info[15]));
+  const float value[2] = {offValue, offValue + onDelta};
+  const size_t plane = P * H * W;
+  if (T == 0 || plane == 0 || T > b.size / plane || onOffset + H * W > plane || !(width > 0) || !std::isfinite(start))
+    return Napi::Number::New(env, kBadArgs);  // (bin index arithmetic below needs a finite start, a positive width)
+  const double Tm1 = double(T - 1);
+  double lo = INFINITY, hi = -INFINITY;
+  size_t base = 0;
+  const uint32_t w32 = uint32_t(W), h32 = uint32_t(H);
+  // Locals, not struct fields: a store through data[] would otherwise make the compiler reload them (3x slower).
+  const uint16_t* const X = b.x;
+  const uint16_t* const Y = b.y;
+  const double* const Tt = b.t;
+  const uint8_t* const Pp = b.p;
+  float* const data = b.data;
+  const size_t n = b.n;
+  // 32-bit frame indices in clean blocks: only when a plane's indices fit (any realistic sensor).
+  const bool clean32 = onOffset + H * W <= 0xffffffffu;
+  size_t i = 0;
+  while (i < n) {
+    size_t m = n - i;
+    if (m > kBinBlock) m = kBinBlock;
+    if (clean32 && BinClean(X + i, Y + i, Tt + i, Pp + i, m, lo, hi, w32, h32, uint32_t(onOffset), value[0], value[1],
+                            data + base)) {
+      i += m;
+      continue;
+    }
+    const size_t stop = i + m;
+  for (; i < stop; i++) {
+    const double ti = Tt[i];
+    if (!(ti >= lo && ti < hi)) {
+      if (!(ti >= start && ti < last)) continue;
+      double k = std::floor((ti - start) / width);
+      if (k > Tm1) k = Tm1;
+      while (k > 0 && ti < start + k * width) k--;
+      while (k < Tm1 && ti >= start + (k + 1) * width) k++;
+      lo = start + k * width;
+      hi = k == Tm1 ? last : std::min(start + (k + 1) * width, last);
+      base = size_t(k) * plane;
+    }
+    const uint32_t xi = X[i], yi = Y[i];
+    if (xi >= w32 || yi >= h32) continue;
+    // Branch-free polarity (random, so a branch would mispredict half the time): mask and a 2-entry table.
+    const size_t on = Pp[i] != 0;
+    data[base + (onOffset & (0 - on)) + size_t(yi) * W + xi] += value[on];
+  }
+  }
+  return Napi::Number::New(env, 0);
+}
+
+// binWindow(x, y, t, p, n, frame, i0, lo, hi, W, H, onOffset, offValue, onDelta): adds events i0, i0+1, … into
+// `frame` while lo ≤ t < hi; returns the index of the first event outside the window (n when none), or kBadArgs.
+Napi::Value BinWindow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Binning b;
+  size_t i0, W, H, onOffset;
+  if (info.Length() < 14 || !GetBinning(info, &b) || !GetIndex(info[6], b.n, &i0) ||
+      !GetIndex(info[9], 1u << 16, &W) || !GetIndex(info[10], 1u << 16, &H) ||
+      !GetIndex(info[11], size_t(1) << 32, &onOffset))
+    return Napi::Number::New(env, kBadArgs);
+  const double lo = Num(info[7]), hi = Num(info[8]);
+  const float offValue = float(Num(info[12])), onDelta = float(Num(info[13]));
+  const float value[2] = {offValue, offValue + onDelta};
+  if (H * W == 0 || onOffset + H * W > b.size) return Napi::Number::New(env, kBadArgs);
+  const uint32_t w32 = uint32_t(W), h32 = uint32_t(H);
+  const uint16_t* const X = b.x;  // locals: see BinByTime
+  const uint16_t* const Y = b.y;
+  const double* const Tt = b.t;
+  const uint8_t* const Pp = b.p;
+  float* const frame = b.data;
+  const size_t n = b.n;
+  const bool clean32 = onOffset + H * W <= 0xffffffffu;
+  size_t i = i0;
+  // Block by block: a clean block (see BinClean) at once, else event by event up to the first outside the window.
+  while (i < n) {
+    size_t m = n - i;
+    if (m > kBinBlock) m = kBinBlock;
+    if (clean32 && BinClean(X + i, Y + i, Tt + i, Pp + i, m, lo, hi, w32, h32, uint32_t(onOffset), value[0], value[1],
+                            frame)) {
+      i += m;
+      continue;
+    }
+    for (const size_t stop = i + m; i < stop; i++) {
+      const double ti = Tt[i];
+      if (!(ti >= lo && ti < hi)) return Napi::Number::New(env, double(i));
+      const uint32_t xi = X[i], yi = Y[i];
+      if (xi >= w32 || yi >= h32) continue;
+      const size_t on = Pp[i] != 0;  // branch-free, see BinByTime
+      frame[(onOffset & (0 - on)) + size_t(yi) * W + xi] += value[on];
+    }
+  }
+  return Napi::Number::New(env, double(i));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lz4FrameDecode", Napi::Function::New(env, Lz4FrameDecode));
   exports.Set("lz4FrameEncode", Napi::Function::New(env, Lz4FrameEncode));
   exports.Set("unpackEvents", Napi::Function::New(env, UnpackEvents));
-  exports.Set("abi", Napi::Number::New(env, 1));
+  exports.Set("aedat2Decode", Napi::Function::New(env, Aedat2Decode));
+  exports.Set("datDecode", Napi::Function::New(env, DatDecode));
+  exports.Set("aedat3Decode", Napi::Function::New(env, Aedat3Decode));
+  exports.Set("evt2Decode", Napi::Function::New(env, Evt2Decode));
+  exports.Set("evt3Decode", Napi::Function::New(env, Evt3Decode));
+  exports.Set("binByTime", Napi::Function::New(env, BinByTime));
+  exports.Set("binWindow", Napi::Function::New(env, BinWindow));
+  exports.Set("abi", Napi::Number::New(env, 2));
   return exports;
 }
 

@@ -5,7 +5,8 @@
  * emitted frames gives the batch (T, P, H, W) stack exactly (tests hold them equal).
  */
 import type { EventPacket, SensorGeometry } from '../packet.ts';
-import { polarityCoding, type PolarityCoding, type PolarityMode } from './to-frame.ts';
+import { columnsHold, polarityCoding, type PolarityCoding, type PolarityMode } from './to-frame.ts';
+import { checkKernel, eventsKernels, type EventsKernels } from '../codecs/events-native.ts';
 import { checkFinite, checkGeometry } from './types.ts';
 
 export interface FrameBinnerOptions {
@@ -73,6 +74,39 @@ export class FrameBinner {
   /** Bins a packet; emits every frame whose window ends at or before an event of this packet. */
   push(pk: EventPacket, emit: FrameSink): void {
     if (this.finished) throw new Error('FrameBinner: push after finish');
+    const k = eventsKernels();
+    if (k && columnsHold(pk)) this.pushNative(k, pk, emit);
+    else this.pushTs(pk, emit);
+  }
+
+  /**
+   * `pushTs` with the inner loop in the addon: `binWindow` bins events while they fall in the current window and
+   * stops at the first that does not; that event is handled here exactly as pushTs handles it.
+   */
+  private pushNative(kern: EventsKernels, pk: EventPacket, emit: FrameSink): void {
+    const { x, y, t, p } = pk;
+    const n = pk.length;
+    const W = this.geometry.width, H = this.geometry.height;
+    const { onOffset, offValue, onDelta } = this.coding;
+    let i = 0;
+    while (i < n) {
+      const lo = this.binStart(this.k), hi = this.binStart(this.k + 1);
+      i = checkKernel(kern.binWindow(x, y, t, p, n, this.frame, i, lo, hi, W, H, onOffset, offValue, onDelta), 'binWindow');
+      if (i >= n) break;
+      const ti = t[i];
+      if (!(ti >= lo)) {
+        if (ti >= this.startTime) this.lateEvents++;
+        i++;
+      } else if (ti === Infinity) {
+        i++;
+      } else {
+        this.emitUntil(ti, emit); // event i now falls in the current window: the next binWindow call bins it
+      }
+    }
+  }
+
+  /** The TypeScript reference of push (tests hold pushNative equal to it). */
+  private pushTs(pk: EventPacket, emit: FrameSink): void {
     const { x, y, t, p } = pk;
     const n = pk.length;
     const W = this.geometry.width, H = this.geometry.height;

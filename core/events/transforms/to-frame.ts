@@ -6,6 +6,7 @@
 import type { EventPacket, SensorGeometry } from '../packet.ts';
 import { sliceByCount, sliceByTime, windowCount, type SliceRanges } from './slice.ts';
 import { checkFinite, checkGeometry, checkInt, defaultEndTime, type FrameStack } from './types.ts';
+import { checkKernel, eventsKernels } from '../codecs/events-native.ts';
 
 /** 'split': P = 2 (0 = OFF, 1 = ON); 'sum': P = 1, every event +1; 'on-minus-off': P = 1, ON +1, OFF −1. */
 export type PolarityMode = 'split' | 'sum' | 'on-minus-off';
@@ -167,12 +168,26 @@ export function toFrame(pk: EventPacket, o: ToFrameOptions, out?: Float32Array):
     stack.binStart[k] = start + k * width;
     stack.binEnd[k] = k === T - 1 ? last : Math.min(start + (k + 1) * width, last);
   }
-  binByTime(pk, start, width, T, last, data, W, H, P, coding);
+  const k = eventsKernels();
+  if (k && columnsHold(pk)) {
+    checkKernel(k.binByTime(pk.x, pk.y, pk.t, pk.p, pk.length, data, start, width, T, last, W, H, P, coding.onOffset,
+      coding.offValue, coding.onDelta), 'binByTime');
+  } else {
+    binByTime(pk, start, width, T, last, data, W, H, P, coding);
+  }
   return stack;
 }
 
+/** The packet's columns are the contract's typed arrays and hold `length` events (what the native kernels need). */
+export function columnsHold(pk: EventPacket): boolean {
+  const n = pk.length;
+  return pk.x instanceof Uint16Array && pk.y instanceof Uint16Array && pk.t instanceof Float64Array && pk.p instanceof Uint8Array &&
+    n <= pk.x.length && n <= pk.y.length && n <= pk.t.length && n <= pk.p.length;
+}
+
 /**
- * The fused hot loop: bin k is [start + k·width, start + (k+1)·width) ∩ [start, last); T bins, the last one
+ * The fused hot loop (TypeScript reference of the native `binByTime` in events_native.cc, which `toFrame` uses when
+ * the addon is built; tests hold the two equal): bin k is [start + k·width, start + (k+1)·width) ∩ [start, last); T bins, the last one
  * ending at `last`.
  * The current bin's bounds are kept in registers, so sorted input costs two compares per event; an event
  * outside them (next bin, or out of order) recomputes its bin. Edges are always start + k·width, computed the
