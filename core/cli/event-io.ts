@@ -82,12 +82,15 @@ export interface OpenedInput {
   fractionRead(): number;
 }
 
-/** Opens an event file (format by content) with a geometry override and byte-progress tracking. */
-export async function openInput(file: string, geometry?: SensorGeometry): Promise<OpenedInput> {
+/**
+ * Opens an event file (format by content) with a geometry override and byte-progress tracking. `reusePackets`:
+ * the streaming mode, for single-pass consumers that never keep a packet past the next one (see openEvents).
+ */
+export async function openInput(file: string, geometry?: SensorGeometry, reusePackets = false): Promise<OpenedInput> {
   const st = await stat(file); // ENOENT → "no such file" from main
   if (st.isDirectory()) throw new UsageError(`'${file}' is a directory, not an event file`);
   const src = new CountingSource(await FileByteSource.open(file));
-  const reader = await openEvents(src, geometry ? { geometry } : {});
+  const reader = await openEvents(src, { ...(geometry ? { geometry } : {}), ...(reusePackets ? { reusePackets } : {}) });
   return { reader, fractionRead: () => (src.size > 0 ? Math.min(1, src.furthest / src.size) : 1) };
 }
 

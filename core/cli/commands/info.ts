@@ -165,7 +165,7 @@ export const infoCommand: Command = {
     const file = positional[0];
     let opened: Awaited<ReturnType<typeof openInput>>;
     try {
-      opened = await openInput(file, geometryFlags(flags));
+      opened = await openInput(file, geometryFlags(flags), true); // statistics only: no packet outlives the loop
     } catch (e) {
       // Not an event file: a DVS128 Gesture label file is a common thing to point `info` at; say what it is.
       const labels = e instanceof EventFormatError && e.format === 'unknown' ? await tryLabels(file) : null;
