@@ -19,8 +19,8 @@ export const SMNIST_TEST_SIZE = 2000;
 
 export interface SmnistOptions {
   /**
-   * 'pixels' (default): 784 steps × 1 pixel — S-MNIST as in the paper. 'rows': 28 steps × 28 pixels (row-wise
-   * sequential MNIST) — a much EASIER, shorter task, used only by the quick CI smoke run and labelled as such.
+   * 'pixels' (default): 784 steps × 1 pixel — S-MNIST as in the paper (also the quick CI smoke run). 'rows':
+   * 28 steps × 28 pixels (row-wise sequential MNIST) — a much EASIER, shorter task, labelled as such wherever used.
    */
   layout?: 'pixels' | 'rows';
   /** Use only the first n digits of the fixed 8,000-digit training split (quick runs). */
