@@ -226,7 +226,8 @@ function convScatter(inp: Float32Array, channelMajor: boolean, rows: number, C: 
   let macs = 0;
   for (let r = 0; r < rows; r++) {
     const ob = r * frameOut;
-    for (let j = 0; j < h * w; j++) out.set(bias, ob + j * O);
+    // A plain loop: TypedArray.set per pixel costs more in call overhead than the copy itself at these sizes.
+    for (let j = ob; j < ob + frameOut; j += O) for (let o = 0; o < O; o++) out[j + o] = bias[o];
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         for (let ch = 0; ch < C; ch++) {
