@@ -60,6 +60,8 @@ export interface TrainResult {
   bestEpoch: number;
   bestValAccuracy: number | null;
   test: { accuracy: number; loss: number; activity: number; macReduction: number; samples: number } | null;
+  /** Mean EGRU activity of the reported model: on the test split when there is one, else the best epoch's record. */
+  activity: number | null;
   /** Training throughput (samples per second of optimisation, evaluation excluded) over this process's epochs. */
   samplesPerSec: number;
   macReduction: number;
@@ -304,6 +306,7 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
     test,
     samplesPerSec: trainSamples / Math.max(1e-9, trainSec),
     macReduction: test ? test.macReduction : lastMacReduction,
+    activity: test ? test.activity : (history.find((h) => h.epoch === bestEpoch)?.activity ?? null),
     bundleDir: cfg.out,
     checkpointDir: ckptDir,
     wallSec: (performance.now() - wall0) / 1000,

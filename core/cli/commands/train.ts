@@ -196,7 +196,7 @@ export function summary(r: TrainResult): string {
     `status          ${r.status} after ${r.epochsCompleted} epoch(s)`,
     `best epoch      ${r.bestEpoch} (validation accuracy ${pct(r.bestValAccuracy)})`,
     `test accuracy   ${r.test ? `${pct(r.test.accuracy)} on ${r.test.samples} held-out samples` : '– (no test split or cancelled)'}`,
-    `activity        ${r.test ? pct(r.test.activity) : '–'} of units emit an event per step`,
+    `activity        ${r.activity === null ? '–' : pct(r.activity)} of units emit an event per step${r.test ? ' (test split)' : r.activity === null ? '' : ' (best epoch)'}`,
     `MAC reduction   ÷${r.macReduction.toFixed(2)} vs a dense GRU of the same size`,
     `throughput      ${r.samplesPerSec.toFixed(1)} training samples/s (kernel ${r.kernel})`,
     `wall time       ${fmtTime(r.wallSec)}`,

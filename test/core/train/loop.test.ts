@@ -34,6 +34,7 @@ describe('training loop', () => {
     expect(r.test!.samples).toBe(100);
     expect(r.samplesPerSec).toBeGreaterThan(0);
     expect(r.macReduction).toBeGreaterThan(1); // sparse inputs and activity: fewer MACs than a dense GRU
+    expect(r.activity).toBe(r.test!.activity);
     const prog = events.filter((e) => e.type === 'progress');
     expect(prog.length).toBeGreaterThan(8);
     const p0 = prog[0] as Extract<TrainEvent, { type: 'progress' }>;
@@ -63,6 +64,8 @@ describe('training loop', () => {
     expect(cut.status).toBe('cancelled');
     expect(cut.epochsCompleted).toBe(2);
     expect(cut.test).toBeNull();
+    expect(cut.activity).toBeGreaterThan(0); // no test evaluation: the best epoch's activity is reported
+    expect(cut.activity).toBeLessThan(1);
     const resumed = await runTraining(base('r', { resume: true }));
     expect(resumed.status).toBe('completed');
     expect(resumed.epochsCompleted).toBe(4);
