@@ -12,6 +12,7 @@ import { loadBundle, saveBundle } from '../../../core/model/bundle.ts';
 import type { BundleMetaInput } from '../../../core/model/bundle.ts';
 import { runTraining } from '../../../core/train/loop.ts';
 import { Rng } from '../../../core/util/rng.ts';
+import { gesturePreprocessing } from '../../../core/train/datasets/preprocess.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'egru-cnn-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -174,11 +175,11 @@ describe('GestureModel with a CNN front', () => {
   it('round-trips through a bundle (same logits after load)', async () => {
     const m = initGestureModel(config, 6, referenceKernel);
     const meta: BundleMetaInput = {
-      preprocessing: { kind: 'event-frames', sensor: { width: 128, height: 128 }, crop: null, frame: { width: 6, height: 8 }, binUs: 25_000, windowUs: 100_000, polarity: 'split', normalisation: { divideBy: 1, clip: null }, layout: 'pyx' },
+      preprocessing: gesturePreprocessing({ sensor: { width: 12, height: 16 }, frame: { width: 6, height: 8 }, windowUs: 100_000, normalisation: { divideBy: 1, clip: null } }),
       classNames: ['a', 'b', 'c'],
       provenance: { seed: 6, config: {}, dataset: 'unit test', epoch: 0, epochs: 0, kernel: 'reference', history: [] },
       metrics: { valAccuracy: null, valLoss: null, trainAccuracy: null, trainLoss: null, testAccuracy: null, testLoss: null, activity: 0, macReduction: 1, samplesPerSec: 0, evaluatedOn: 'none' },
-    } as unknown as BundleMetaInput;
+    };
     const out = path.join(dir, 'cnn-bundle');
     await saveBundle(out, m, meta);
     const { model } = await loadBundle(out, referenceKernel);
