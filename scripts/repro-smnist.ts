@@ -44,7 +44,7 @@ import { runTraining } from '../core/train/loop.ts';
 import type { TrainEvent, TrainResult } from '../core/train/loop.ts';
 import type { TrainConfig } from '../core/train/config.ts';
 import { progressPrinter, summary } from '../core/cli/commands/train.ts';
-import { nativeEgruUnavailableReason, setNativeEgruThreads } from '../core/egru/native.ts';
+import { setNativeEgruThreads } from '../core/egru/native.ts';
 
 /**
  * The full-budget recipe: 784 steps × 1 pixel, 7,200 train / 800 validation (from the 8,000) / 2,000 test digits.
@@ -92,7 +92,7 @@ export const SMNIST_QUICK: Omit<TrainConfig, 'out'> = {
  * 2-core box the 2-thread kernel's per-step barrier makes it 2.2× slower). Process-wide: for CLI and test runs.
  */
 export function useOneKernelThread(): void {
-  if (process.env.EGRU_THREADS === undefined && !nativeEgruUnavailableReason()) setNativeEgruThreads(1);
+  if (process.env.EGRU_THREADS === undefined) setNativeEgruThreads(1); // a no-op when the addon is unavailable
 }
 
 export async function reproSmnist(opts: { quick?: boolean; out?: string; overrides?: Partial<TrainConfig>; onEvent?: (e: TrainEvent) => void }): Promise<TrainResult> {
