@@ -102,7 +102,7 @@ export async function reproSmnist(opts: { quick?: boolean; out?: string; overrid
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseArgs(process.argv.slice(2), ['quick', 'json', 'resume']);
+  const { flags } = parseArgs(process.argv.slice(2), ['quick', 'json', 'resume', 'freeze-thr']);
   const quick = Boolean(flags.quick);
   useOneKernelThread();
   const base = quick ? SMNIST_QUICK : SMNIST_FULL;
@@ -114,10 +114,15 @@ async function main(): Promise<void> {
   if (flags.resume) overrides.resume = true;
   if (flags.kernel) overrides.kernel = flags.kernel as TrainConfig['kernel'];
   if (flags.clip) overrides.clipNorm = Number(flags.clip);
+  if (flags.wd) overrides.weightDecay = Number(flags.wd);
+  if (flags['freeze-thr']) overrides.trainThresholds = false;
+  if (flags['min-lr']) overrides.schedule = { kind: 'cosine', minLr: Number(flags['min-lr']), warmupSteps: 0 };
   const model = { ...base.model };
   if (flags.hidden) model.hiddenSizes = String(flags.hidden).split(',').map(Number);
   if (flags['input-gain']) model.inputGain = Number(flags['input-gain']);
   if (flags.chrono) model.chronoTMax = Number(flags.chrono);
+  if (flags.gamma) model.gamma = Number(flags.gamma);
+  if (flags.eps) model.eps = Number(flags.eps);
   if (flags.pool) model.pooling = flags.pool as 'mean' | 'last';
   overrides.model = model;
   if (flags['train-samples']) overrides.dataset = { kind: 'smnist', options: { ...(base.dataset as { options: object }).options, trainSamples: Number(flags['train-samples']) } };
