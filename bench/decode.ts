@@ -1,5 +1,6 @@
 /**
- * Decode benchmark: `npm run bench:decode [-- --quick] [--json] [--events N] [--runs R]`.
+ * Decode benchmark: `npm run bench:decode [-- --quick] [--json] [--events N] [--runs R] [--only F1,F2]`.
+ * `--only` keeps the rows whose format id starts with one of the given prefixes (e.g. `--only evt3,toframe`).
  *
  * For every format an in-memory file of ≥ 50 M events (--quick: ~5 M) is built, then decoded with the real
  * readers (`openEvents(new MemoryByteSource(bytes))`, every packet iterated, events counted):
@@ -47,6 +48,9 @@ const JSON_OUT = flag('--json');
 const TARGET_EVENTS = value('--events') ?? (QUICK ? 5_000_000 : 50_000_000);
 // Quick runs are short, so take more of them: medians of 5 are steadier on a shared machine.
 const RUNS = Math.max(3, value('--runs') ?? (QUICK ? 5 : 3));
+const ONLY_AT = argv.indexOf('--only');
+const ONLY = ONLY_AT >= 0 && ONLY_AT + 1 < argv.length ? argv[ONLY_AT + 1].split(',') : null;
+const wanted = (format: string) => ONLY === null || ONLY.some((o) => format.startsWith(o));
 const log = (msg: string) => process.stderr.write(`[bench:decode] ${msg}\n`);
 
 // ---------------------------------------------------------------------------------------------- results
@@ -417,6 +421,7 @@ async function frameRows(base: EventPacket, what: string): Promise<Row[]> {
   ];
   const paths: Array<'native' | 'ts'> = eventsNativeAvailable ? ['native', 'ts'] : ['ts'];
   for (const [format, label, pk, side, streamed] of cases) {
+    if (!wanted(format)) continue;
     const geometry = { width: side, height: side };
     const reads: number[] = [];
     const modes: Partial<Record<'native' | 'ts', ModeFigure>> = {};
@@ -499,6 +504,7 @@ function plainLoopCeiling(): { reused: number; fresh: number } {
 // ---------------------------------------------------------------------------------------------- main
 
 async function tryRow(format: string, label: string, build: () => Promise<Built>): Promise<Row> {
+  if (!wanted(format)) return unavailable(format, label, 'skipped (--only)');
   let built: Built;
   try {
     log(`${label}: building input`);
@@ -617,12 +623,13 @@ async function main(): Promise<void> {
 
   log('ToFrame rows');
   try {
-    rows.push(...(await frameRows(dvs128, dvs128What)));
+    if (wanted('toframe') || wanted('framebinner')) rows.push(...(await frameRows(dvs128, dvs128What)));
   } catch (e) {
     rows.push(unavailable('toframe-128x128x2', 'ToFrame', (e as Error).message));
   }
 
   const ceiling = plainLoopCeiling();
+  if (ONLY) rows.splice(0, rows.length, ...rows.filter((r) => wanted(r.format)));
   if (JSON_OUT) {
     process.stdout.write(JSON.stringify({ quick: QUICK, runs: RUNS, sharedData: shared, results: rows, ceiling }, null, 2) + '\n');
   } else {
