@@ -25,7 +25,11 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 let sampleEvents: EventPacket | null = null;
 async function sample(): Promise<EventPacket> {
-  sampleEvents ??= await readAll(await openEvents(SAMPLE!));
+  if (!sampleEvents) {
+    const r = await openEvents(SAMPLE!);
+    sampleEvents = await readAll(r);
+    await r.close(); // a path opens a file handle: leaving it to the GC is deprecated (DEP0137)
+  }
   return sampleEvents;
 }
 
