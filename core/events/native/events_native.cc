@@ -119,8 +119,14 @@ int64_t DecodeBlock(const uint8_t* src, size_t ip, size_t iend, uint8_t* out, si
     }
     if (lit > iend - ip) return kBadBlock;
     if (lit > oend - op) return kOutputFull;
-    if (lit <= 16 && iend - ip >= 16 && oend - op >= 16) {
-      std::memcpy(out + op, src + ip, 16);  // short run: one fixed-size copy (bytes past lit are rewritten later)
+    // Short runs: one fixed-size copy (bytes past lit are rewritten later). The width matters: AEDAT 4 event
+    // structs decode as 1-3 literal bytes then a match that reads back the previous event; a 4-byte store for the
+    // common 1-4 byte run overlaps fewer of the bytes that next match loads, so fewer loads have to wait for
+    // several older stores to retire (~15% on the bench's 2,048-event packets).
+    if (lit <= 4 && iend - ip >= 4 && oend - op >= 4) {
+      std::memcpy(out + op, src + ip, 4);
+    } else if (lit <= 16 && iend - ip >= 16 && oend - op >= 16) {
+      std::memcpy(out + op, src + ip, 16);
     } else {
       std::memcpy(out + op, src + ip, lit);
     }
@@ -144,7 +150,9 @@ int64_t DecodeBlock(const uint8_t* src, size_t ip, size_t iend, uint8_t* out, si
     if (len > oend - op) return kOutputFull;
     uint8_t* d = out + op;
     const uint8_t* s = d - offset;
-    if (offset >= 16 && len <= 16 && oend - op >= 16) {
+    if (offset >= 8 && len <= 8 && oend - op >= 8) {
+      std::memcpy(d, s, 8);  // the common 4-8 byte match of an event struct: one load, one store
+    } else if (offset >= 16 && len <= 16 && oend - op >= 16) {
       // Two 8-byte copies, not one of 16: the source was written moments ago by other, differently aligned copies,
       // and a narrower load is more often forwarded from one earlier store (~5% on 16-byte event structs).
       std::memcpy(d, s, 8);
@@ -438,6 +446,69 @@ Napi::Value Lz4FrameEncode(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(EncodeFrame(*g_encoder, src, n, out, cap, flags, code)));
 }
 
+// dv::Event {int64 timestamp; int16 x, y; uint8 polarity; 3 padding bytes} → columns, one event at a time.
+void UnpackScalar(const uint8_t* e, size_t count, uint16_t* x, uint16_t* y, double* t, uint8_t* p) {
+  for (size_t i = 0; i < count; i++, e += 16) {
+    int64_t ts;
+    std::memcpy(&ts, e, 8);  // little-endian hosts only (all Node targets)
+    int16_t xi, yi;
+    std::memcpy(&xi, e + 8, 2);
+    std::memcpy(&yi, e + 10, 2);
+    t[i] = double(ts);
+    x[i] = uint16_t(xi);
+    y[i] = uint16_t(yi);
+    p[i] = e[12] != 0 ? 1 : 0;
+  }
+}
+
+// The same for a block whose timestamps all lie in [0, 2^52) (every real recording): int64 → double is then exact
+// as "OR the bits into the mantissa of 2^52, subtract 2^52", which vectorizes (a plain int64 → double conversion
+// does not below AVX-512). Returns false, writing nothing, when a timestamp is outside that range.
+EVENTS_INLINE bool UnpackCleanBody(const uint8_t* e, size_t m, uint16_t* __restrict X, uint16_t* __restrict Y,
+                                   double* __restrict T, uint8_t* __restrict P) {
+  uint64_t high = 0;
+  for (size_t j = 0; j < m; j++) {
+    uint64_t u;
+    std::memcpy(&u, e + 16 * j, 8);
+    high |= u;
+  }
+  if (high >> 52) return false;
+  for (size_t j = 0; j < m; j++) {
+    uint64_t u;
+    std::memcpy(&u, e + 16 * j, 8);
+    u |= 0x4330000000000000ull;  // the double 2^52 + u
+    double d;
+    std::memcpy(&d, &u, 8);
+    T[j] = d - 4503599627370496.0;
+    uint32_t xy;
+    std::memcpy(&xy, e + 16 * j + 8, 4);
+    X[j] = uint16_t(xy);
+    Y[j] = uint16_t(xy >> 16);
+    P[j] = e[16 * j + 12] != 0 ? 1 : 0;
+  }
+  return true;
+}
+
+constexpr size_t kUnpackBlock = 256;  // events per range check (4 KiB of structs: stays in L1 for the second pass)
+
+EVENTS_NOINLINE bool UnpackCleanSse2(const uint8_t* e, size_t m, uint16_t* X, uint16_t* Y, double* T, uint8_t* P) {
+  return UnpackCleanBody(e, m, X, Y, T, P);
+}
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2"))) EVENTS_NOINLINE bool UnpackCleanAvx2(const uint8_t* e, size_t m, uint16_t* X,
+                                                                     uint16_t* Y, double* T, uint8_t* P) {
+  return UnpackCleanBody(e, m, X, Y, T, P);
+}
+const bool kUnpackAvx2 = __builtin_cpu_supports("avx2");
+inline bool UnpackClean(const uint8_t* e, size_t m, uint16_t* X, uint16_t* Y, double* T, uint8_t* P) {
+  return kUnpackAvx2 ? UnpackCleanAvx2(e, m, X, Y, T, P) : UnpackCleanSse2(e, m, X, Y, T, P);
+}
+#else
+inline bool UnpackClean(const uint8_t* e, size_t m, uint16_t* X, uint16_t* Y, double* T, uint8_t* P) {
+  return UnpackCleanSse2(e, m, X, Y, T, P);
+}
+#endif
+
 // unpackEvents(body: Uint8Array, start: number, count: number, x: Uint16Array, y: Uint16Array,
 //              t: Float64Array, p: Uint8Array): number — converts `count` 16-byte dv::Event structs starting at
 // body[start] into the struct-of-arrays columns. Returns count, or a negative code when out of bounds.
@@ -466,16 +537,9 @@ Napi::Value UnpackEvents(const Napi::CallbackInfo& info) {
   double* t = tt.As<Napi::Float64Array>().Data();
   uint8_t* p = tp.As<Napi::Uint8Array>().Data();
   const uint8_t* e = body + start;
-  for (size_t i = 0; i < count; i++, e += 16) {
-    int64_t ts;
-    std::memcpy(&ts, e, 8);  // little-endian hosts only (all Node targets)
-    int16_t xi, yi;
-    std::memcpy(&xi, e + 8, 2);
-    std::memcpy(&yi, e + 10, 2);
-    t[i] = double(ts);
-    x[i] = uint16_t(xi);
-    y[i] = uint16_t(yi);
-    p[i] = e[12] != 0 ? 1 : 0;
+  for (size_t i = 0; i < count; i += kUnpackBlock) {
+    const size_t m = std::min(kUnpackBlock, count - i);
+    if (!UnpackClean(e + 16 * i, m, x + i, y + i, t + i, p + i)) UnpackScalar(e + 16 * i, m, x + i, y + i, t + i, p + i);
   }
   return Napi::Number::New(env, double(count));
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lz4Backend, lz4Compress, lz4Decompress } from '../../../../core/events/codecs/lz4-native.ts';
+import { eventsNative, lz4Backend, lz4Compress, lz4Decompress } from '../../../../core/events/codecs/lz4-native.ts';
 import { Lz4Encoder, lz4DecompressFrame, lz4ReadFrameHeader, xxh32, type Lz4EncodeOptions } from '../../../../core/events/codecs/lz4.ts';
 import { EventFormatError } from '../../../../core/events/errors.ts';
 import { Rng } from '../../../../core/util/rng.ts';
@@ -262,6 +262,130 @@ describe('LZ4 frame codec', () => {
       const f = e.encodeFrame(x);
       expect(same(lz4DecompressFrame(f, { maxOutput: 1 << 20 }), x)).toBe(true);
       expect(same(f, lz4Compress(x, {}, true))).toBe(true);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------- hand-built blocks
+
+/** One LZ4 sequence: literal bytes, then (unless it is the block's last) a match of `len` bytes `off` back. */
+interface Seq { lit: Uint8Array; off?: number; len?: number }
+
+/** Encodes sequences as one LZ4 block, writing lengths exactly as the block format says (nibble + 255-runs). */
+function lz4Block(seqs: Seq[]): Uint8Array {
+  const out: number[] = [];
+  const ext = (n: number) => {
+    for (; n >= 255; n -= 255) out.push(255);
+    out.push(n);
+  };
+  for (const s of seqs) {
+    const lit = s.lit.length;
+    const ml = s.len === undefined ? 0 : s.len - 4;
+    out.push((Math.min(lit, 15) << 4) | (s.len === undefined ? 0 : Math.min(ml, 15)));
+    if (lit >= 15) ext(lit - 15);
+    out.push(...s.lit);
+    if (s.len === undefined) break;
+    out.push(s.off! & 0xff, s.off! >> 8);
+    if (ml >= 15) ext(ml - 15);
+  }
+  return Uint8Array.from(out);
+}
+
+/** Wraps one compressed block in a frame (independent blocks, 64 KiB maximum, optional content size). */
+function lz4FrameOf(block: Uint8Array, contentSize?: number): Uint8Array {
+  const hdr = [0x04, 0x22, 0x4d, 0x18, 0x60 | (contentSize === undefined ? 0 : 0x08), 0x40];
+  if (contentSize !== undefined) for (let i = 0; i < 8; i++) hdr.push(i < 4 ? (contentSize >>> (8 * i)) & 0xff : 0);
+  const h = Uint8Array.from(hdr);
+  hdr.push((xxh32(h, 0, 4, h.length) >>> 8) & 0xff);
+  const size = [block.length & 0xff, (block.length >> 8) & 0xff, (block.length >> 16) & 0xff, 0];
+  return Uint8Array.from([...hdr, ...size, ...block, 0, 0, 0, 0]);
+}
+
+/** What decoding does: the bytes, or the error (class, offset, message). */
+function outcome(frame: Uint8Array, forceTs: boolean): string {
+  try {
+    return 'ok ' + Buffer.from(lz4Decompress(frame, { maxOutput: 1 << 20, format: 'aedat4', baseOffset: 77 }, forceTs)).toString('hex');
+  } catch (e) {
+    if (!(e instanceof EventFormatError)) throw e;
+    return `EventFormatError ${e.offset} ${e.message}`;
+  }
+}
+
+describe('LZ4 block decoder fast paths (native == TypeScript reference)', () => {
+  const rng = new Rng(11);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => rng.int(256));
+
+  it('matches with offsets 1..40 and lengths around the 4/8/16/32-byte copy widths, with literal runs near the end', () => {
+    let frames = 0;
+    for (let off = 1; off <= 40; off++) {
+      for (const len of [4, 5, 7, 8, 9, 15, 16, 17, 18, 19, 20, 31, 32, 33, 34, 40, 64, 300]) {
+        for (const before of [1, 3, 4, 5, 16, 17, 40]) {
+          for (const tail of [0, 1, 3, 4, 5, 15, 16, 17, 33]) {
+            const head = bytes(Math.max(off, before));
+            // Two sequences per block: a short literal + match right after the first, so a wild copy of either
+            // lands where the next one must overwrite it.
+            const block = lz4Block([
+              { lit: head, off, len },
+              { lit: bytes(before % 5), off: Math.min(off + 3, head.length), len: 4 + (len % 7) },
+              { lit: bytes(tail) },
+            ]);
+            const ref = lz4DecompressFrame(lz4FrameOf(block), { maxOutput: 1 << 20 });
+            for (const frame of [lz4FrameOf(block), lz4FrameOf(block, ref.length)]) {
+              // The content size makes the output buffer exactly as long as the content: no room for wild copies.
+              const nat = lz4Decompress(frame, { maxOutput: 1 << 20 });
+              expect(same(nat, ref), `off ${off} len ${len} before ${before} tail ${tail}`).toBe(true);
+              frames++;
+            }
+          }
+        }
+      }
+    }
+    expect(frames).toBe(40 * 18 * 7 * 9 * 2);
+  });
+
+  it('decodes event-struct blocks (1-3 literals + short matches one struct back) exactly as the reference', () => {
+    // The pattern DV recordings compress to: per 16-byte event, a 1-byte literal + 7-byte match at offset 16, then
+    // a 1-3 byte literal + 5-7 byte match at offset 16, 32, … (exercises the 4-byte literal and 8-byte match copies).
+    const seqs: Seq[] = [{ lit: bytes(32), off: 16, len: 4 }];
+    for (let e = 0; e < 500; e++) {
+      const l2 = 1 + rng.int(3);
+      seqs.push({ lit: bytes(1), off: 16, len: 7 }, { lit: bytes(l2), off: 16 * (1 + rng.int(3)), len: 8 - l2 });
+    }
+    seqs.push({ lit: bytes(rng.int(6)) });
+    const block = lz4Block(seqs);
+    const ref = lz4DecompressFrame(lz4FrameOf(block), { maxOutput: 1 << 20 });
+    expect(ref.length).toBeGreaterThan(8000);
+    for (const frame of [lz4FrameOf(block), lz4FrameOf(block, ref.length)]) {
+      expect(same(lz4Decompress(frame, { maxOutput: 1 << 20 }), ref)).toBe(true);
+    }
+  });
+
+  it('hostile blocks fail natively with the same codes as before and the same EventFormatError as the reference', () => {
+    const head = bytes(20);
+    const cases: [string, Uint8Array, number | undefined, number][] = [
+      // [what, block, content size, native error code: -3 bad block, -4 output full]
+      ['offset 0', lz4Block([{ lit: head, off: 0, len: 8 }, { lit: bytes(5) }]), undefined, -3],
+      ['offset beyond the output start', lz4Block([{ lit: head, off: 21, len: 8 }, { lit: bytes(5) }]), undefined, -3],
+      ['offset far beyond the output start', lz4Block([{ lit: head, off: 65535, len: 4 }, { lit: bytes(5) }]), undefined, -3],
+      ['match past the declared content', lz4Block([{ lit: head, off: 16, len: 40 }, { lit: bytes(5) }]), 30, -4],
+      ['literals past the declared content', lz4Block([{ lit: head, off: 16, len: 4 }, { lit: bytes(30) }]), 40, -4],
+      ['block ends after a match', lz4Block([{ lit: head, off: 16, len: 8 }, { lit: bytes(0) }]).subarray(0, 23), undefined, -3],
+    ];
+    // Literal length running past the block: cut the literals of a valid block short.
+    const long = lz4Block([{ lit: bytes(40) }]);
+    cases.push(['literal run past the block end', long.subarray(0, long.length - 5), undefined, -3]);
+    // Match length extension running past the block.
+    const ext = lz4Block([{ lit: head, off: 4, len: 600 }, { lit: bytes(3) }]);
+    cases.push(['match length bytes past the block end', ext.subarray(0, 24), undefined, -3]);
+    for (const [what, block, cs, code] of cases) {
+      const frame = lz4FrameOf(block, cs);
+      if (eventsNative) {
+        const out = new Uint8Array(cs ?? 4096);
+        expect(eventsNative.lz4FrameDecode(frame, out, true), what).toBe(code);
+      }
+      const ts = outcome(frame, true);
+      expect(ts, what).toMatch(/^EventFormatError /);
+      expect(outcome(frame, false), what).toBe(ts);
     }
   });
 });

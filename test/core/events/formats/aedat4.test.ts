@@ -333,6 +333,34 @@ describe('AEDAT 4.0 event struct unpacking', () => {
       expect([a.x[999], a.y[999]]).toEqual([(999 * 31) % 640, (999 * 17) % 480]);
     }
   });
+  it('native fast path (timestamps in [0, 2^52), blocks of 256) and its scalar fallback agree with TS at the edges', () => {
+    const n = 256 * 5 + 17;
+    const raw = new Uint8Array(16 * n);
+    const edge = [2 ** 52 - 1, 2 ** 52, 2 ** 53 + 2, -1];
+    for (let i = 0; i < n; i++) {
+      // One edge time at position 44 of each later block (block 1 stays in range); the first block all in range.
+      const blk = Math.floor(i / 256);
+      const t = blk > 0 && i % 256 === 44 ? edge[blk - 1] : (i % 2 ? 2 ** 52 - 1 - i : i * 1000);
+      setI64(raw, 16 * i, t);
+      raw[16 * i + 8] = i & 0xff;
+      raw[16 * i + 9] = (i >> 8) & 0x7f;
+      raw[16 * i + 10] = 0xff; // y = -1 as int16 → 65535 as uint16, the same in both paths
+      raw[16 * i + 11] = 0xff;
+      raw[16 * i + 12] = i % 5 === 0 ? 0 : 1 + (i % 200);
+    }
+    const a = allocPacket(n);
+    const b = allocPacket(n);
+    unpackAedat4Events(raw, 0, n, a.x, a.y, a.t, a.p, true);
+    unpackAedat4Events(raw, 0, n, b.x, b.y, b.t, b.p);
+    a.length = b.length = n;
+    expectSameEvents(a, b);
+    expect(b.t[256 + 44]).toBe(2 ** 52 - 1);
+    expect(b.t[512 + 44]).toBe(2 ** 52);
+    expect(b.t[768 + 44]).toBe(2 ** 53 + 2);
+    expect(b.t[1024 + 44]).toBe(-1);
+    expect(b.t[1]).toBe(2 ** 52 - 2);
+    expect(b.y[7]).toBe(65535);
+  });
 });
 
 describe('infoNode XML', () => {
