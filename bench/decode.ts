@@ -88,7 +88,7 @@ interface Row {
 }
 
 const TARGETS: Record<string, number> = {
-  aedat2: 300, dat: 300, evt2: 300, aedat3: 300, evt3: 150, 'aedat4-lz4': 60,
+  aedat2: 300, dat: 300, evt2: 300, aedat3: 300, evt3: 150, 'evt3-vectors': 150, 'aedat4-lz4': 60,
   'toframe-32x32x2': 250, 'toframe-128x128x2': 250, 'framebinner-128x128x2': 250,
 };
 
@@ -591,6 +591,16 @@ async function main(): Promise<void> {
       what = 'synthesized 640×480 events';
     }
     return buildByChunks((pk) => encodeEvt3(pk, { width: 640, height: 480 }), base, `encodeEvt3(${what})`);
+  }));
+
+  // The same events with vector words (VECT_BASE_X + VECT_12 / VECT_8) wherever ≥ 3 events share t, y and polarity
+  // within 32 columns, as Prophesee cameras write dense rows: the row above has none, so it measures the single-event
+  // words only.
+  rows.push(await tryRow('evt3-vectors', 'Prophesee EVT 3.0, vector words', async () => {
+    const { encodeEvt3 } = await import('../test/helpers/evt3-encoder.ts');
+    const base = evt2File ? (await decodeFile(evt2File)).pk : synthPacket(200_000, 640, 480, 5, 1);
+    const what = evt2File ? 'real Gen3 EVT 2.0 sample events' : 'synthesized 640×480 events';
+    return buildByChunks((pk) => encodeEvt3(pk, { width: 640, height: 480, vectorize: true }), base, `encodeEvt3(${what}, vectorize)`);
   }));
 
   for (const compression of ['lz4', 'zstd'] as const) {

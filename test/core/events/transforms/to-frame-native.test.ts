@@ -183,3 +183,123 @@ describe.skipIf(!eventsNativeAvailable)('native binning == TypeScript binning', 
     });
   }
 });
+
+/**
+ * The native kernels count busy bins into an int32 histogram and add it to the Float32 frame once (exact because
+ * every partial sum is an integer ≤ 2^24). These cases would catch a counting bug: cells with more than 65,535
+ * events, frames that already hold non-integer, −0, NaN or near-2^24 values, non-integer event values, events outside
+ * the geometry, empty bins and a start time after the first events. Expected values come from a plain sequential
+ * Float32 loop (Math.fround after every add), the semantics the kernels promise.
+ */
+describe.skipIf(!eventsNativeAvailable)('native binning: integer counting stays exact', () => {
+  afterAll(() => setEventsNative(true));
+  const modes: PolarityMode[] = ['split', 'sum', 'on-minus-off'];
+
+  /** Sequential reference of the native binWindow: float adds of float values, in event order. */
+  function windowRef(pk: EventPacket, frame: Float32Array, i0: number, lo: number, hi: number, W: number, H: number,
+    onOffset: number, offValue: number, onDelta: number): number {
+    const off = Math.fround(offValue), on = Math.fround(off + Math.fround(onDelta));
+    for (let i = i0; i < pk.length; i++) {
+      const t = pk.t[i];
+      if (!(t >= lo && t < hi)) return i;
+      if (pk.x[i] >= W || pk.y[i] >= H) continue;
+      const c = (pk.p[i] !== 0 ? onOffset : 0) + pk.y[i] * W + pk.x[i];
+      frame[c] = Math.fround(frame[c] + (pk.p[i] !== 0 ? on : off));
+    }
+    return pk.length;
+  }
+
+  /** n sorted events in [0, n) µs on a W × H sensor, every `hot`-th one on pixel (1, 1). */
+  function busy(seed: number, n: number, W: number, H: number, hot = 0): EventPacket {
+    const rng = new Rng(seed);
+    const pk = allocPacket(n);
+    for (let i = 0; i < n; i++) {
+      pk.t[i] = i;
+      const h = hot > 0 && i % hot === 0;
+      pk.x[i] = h ? 1 : rng.int(W);
+      pk.y[i] = h ? 1 : rng.int(H);
+      pk.p[i] = rng.int(2);
+    }
+    pk.length = n;
+    return pk;
+  }
+
+  it('more than 65,535 events on one cell of one bin (sum, split and on-minus-off)', () => {
+    const W = 8, H = 8, n = 200_000;
+    const pk = busy(70, n, W, H, 1); // every event on pixel (1, 1)
+    for (const polarity of modes) {
+      const o: ToFrameOptions = { by: 'time', geometry: { width: W, height: H }, windowUs: 150_000, startTime: 0, polarity };
+      const r = both(() => toFrame(pk, o));
+      expectBitsEqual(r.native.data, r.ts.data, `hot cell ${polarity}`);
+      if (polarity === 'sum') expect(r.native.data[W + 1]).toBe(150_000);
+    }
+  });
+
+  it('frames already holding non-integer, −0, NaN, huge and near-2^24 values (binWindow against a sequential loop)', () => {
+    const W = 16, H = 16, cells = 2 * W * H;
+    const pk = busy(71, 40_000, W, H, 3); // a third of the events on one cell (and enough events for counting)
+    for (let i = 0; i < pk.length; i++) if (pk.x[i] === W - 1) pk.x[i] = 0; // column W − 1 gets no event
+    const starts: Array<[string, (f: Float32Array) => void]> = [
+      ['zeros', () => {}],
+      ['integers', (f) => { for (let c = 0; c < cells; c++) f[c] = (c * 37) % 1000 - 500; }],
+      ['one 0.5', (f) => { f[W + 1] = 0.5; }],
+      ['−0 cells', (f) => { f[3] = -0; f[W - 1] = -0; f[cells - 1] = -0; }], // (the last two untouched)
+      ['NaN cell', (f) => { f[7] = NaN; }],
+      ['near 2^24', (f) => { f[W + 1] = 2 ** 24 - 1000; f[cells - 2] = -(2 ** 24) + 5; }],
+      ['2^25', (f) => { f[5] = 2 ** 25; }],
+    ];
+    for (const [what, init] of starts) {
+      for (const [offValue, onDelta] of [[1, 0], [-1, 2], [0.3, 0.25], [3, -7]]) {
+        const a = new Float32Array(cells), b = new Float32Array(cells);
+        init(a);
+        init(b);
+        const k = eventsKernels()!;
+        const end = k.binWindow(pk.x, pk.y, pk.t, pk.p, pk.length, a, 100, 100, 30_000, W, H, W * H, offValue, onDelta);
+        const endRef = windowRef(pk, b, 100, 100, 30_000, W, H, W * H, offValue, onDelta);
+        expect(end, what).toBe(endRef);
+        expectBitsEqual(a, b, `${what}, values ${offValue}/${onDelta}`);
+      }
+    }
+    // Not vacuous: the hot cell passed 2^24 in the sequential loop only where it started near it (saturates there).
+    const f = new Float32Array(cells);
+    f[W + 1] = 2 ** 24 - 1000;
+    eventsKernels()!.binWindow(pk.x, pk.y, pk.t, pk.p, pk.length, f, 0, 0, 30_000, W, H, W * H, 1, 0);
+    expect(f[W + 1] + f[W * H + W + 1]).toBeGreaterThanOrEqual(2 ** 24);
+  });
+
+  it('busy bins with empty bins between, events outside the geometry and a start after the first events', () => {
+    const W = 16, H = 12;
+    const pk = busy(72, 60_000, W, H, 5);
+    // Silence (empty bins) in the middle, events beyond the sensor, a late start and a few out-of-order events.
+    for (let i = 20_000; i < 60_000; i++) pk.t[i] += 40_000;
+    for (let i = 0; i < 60_000; i += 97) pk.x[i] = W + (i % 3);
+    for (let i = 50; i < 60_000; i += 131) pk.y[i] = H;
+    for (let i = 30_000; i < 60_000; i += 5003) pk.t[i] = 1234;
+    for (const polarity of modes) {
+      for (const startTime of [0, 777, 10_001.5]) {
+        const o: ToFrameOptions = { by: 'time', geometry: { width: W, height: H }, windowUs: 4000, startTime, polarity };
+        const r = both(() => toFrame(pk, o));
+        expect(r.native.frames).toBe(r.ts.frames);
+        expectBitsEqual(r.native.data, r.ts.data, `${polarity} start ${startTime}`);
+        // Empty bins exist and stay zero.
+        const plane = r.native.channels * W * H;
+        let empty = 0;
+        for (let k = 0; k < r.native.frames; k++) {
+          if (r.native.data.subarray(k * plane, (k + 1) * plane).every((v) => v === 0)) empty++;
+        }
+        expect(empty).toBeGreaterThan(5);
+      }
+      const bin = () => {
+        const b = new FrameBinner({ geometry: { width: W, height: H }, windowUs: 4000, startTime: 777, polarity, handOut: true });
+        const frames: Float32Array[] = [];
+        b.push(pk, (f) => frames.push(f));
+        b.finish((f) => frames.push(f), 110_000, true);
+        return { frames, late: b.lateEvents };
+      };
+      const f = both(bin);
+      expect(f.native.late).toBe(f.ts.late);
+      expect(f.native.frames.length).toBe(f.ts.frames.length);
+      for (let k = 0; k < f.ts.frames.length; k++) expectBitsEqual(f.native.frames[k], f.ts.frames[k], `binner ${polarity} ${k}`);
+    }
+  });
+});
