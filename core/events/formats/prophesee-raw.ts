@@ -76,6 +76,9 @@ export interface WordDecoder<W extends Uint16Array | Uint32Array> {
 
 export const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Bytes per aligned copy of a misaligned chunk (see WordChunks): a quarter of a 1 MiB L2. */
+const ALIGNED_PIECE_BYTES = 256 * 1024;
+
 /**
  * Reads `src` from `start` in chunks whose lengths are multiples of `wordBytes`, each on an aligned buffer in
  * host order (the data is little-endian). A chunk that arrives misaligned (memory source at an odd header
@@ -114,13 +117,24 @@ export class WordChunks {
       if (usable < data.length) carry = data.slice(usable);
       let bytes = data.subarray(0, usable);
       if (usable === 0) continue;
-      // Typed-array views need alignment to their element size (64-bit words are viewed as 32-bit pairs). The
-      // aligned copy goes to one reused buffer (a fresh 4 MiB per chunk would cost more than decoding it): a chunk
-      // is valid until the next one is requested.
+      // Typed-array views need alignment to their element size (64-bit words are viewed as 32-bit pairs); a
+      // header of odd length (common) leaves every chunk of an in-memory source misaligned. The aligned copy goes
+      // to one reused buffer, a piece of ALIGNED_PIECE_BYTES at a time, so that copying and decoding a piece stay
+      // in the core's cache (a whole 4 MiB chunk copied at once went out to memory and back: the copy cost more
+      // than decoding the words). A piece is valid until the next one is requested; decoders take words split
+      // anywhere.
       if (bytes.byteOffset % Math.min(wb, 4) !== 0) {
-        if (this.aligned.length < usable) this.aligned = new Uint8Array(Math.max(usable, this.chunkBytes));
-        this.aligned.set(bytes);
-        bytes = this.aligned.subarray(0, usable);
+        const piece = ALIGNED_PIECE_BYTES - (ALIGNED_PIECE_BYTES % wb);
+        if (this.aligned.length < Math.min(usable, piece)) this.aligned = new Uint8Array(piece);
+        for (let at = 0; at < usable; at += piece) {
+          const part = bytes.subarray(at, Math.min(usable, at + piece));
+          this.aligned.set(part);
+          const copy = this.aligned.subarray(0, part.length);
+          // Big-endian hosts (rare): swap the private copy.
+          if (!LITTLE_ENDIAN_HOST) swapToHost(copy, wb === 8 ? 4 : wb);
+          yield { bytes: copy, offset: offset + at };
+        }
+        continue;
       }
       // Big-endian hosts (rare): swap a private copy, never the caller's bytes.
       if (!LITTLE_ENDIAN_HOST) bytes = swapToHost(bytes.slice(), wb === 8 ? 4 : wb);

@@ -17,8 +17,9 @@ inline uint32_t LowBit(uint32_t m) { return Ctz32(m); }  // m != 0
 // Structure (for speed; the effects are the TS switch's, word by word): the hot loop handles only ADDR_X, ADDR_Y
 // and TIME_LOW once a TIME_HIGH has been seen, with few live values so nothing spills to the stack; every other
 // word (and every word before the first TIME_HIGH) goes through Evt3Word, the full state machine. Where the CPU
-// has AVX2, Evt3Simd (below) runs first: 8 words per step, TIME_HIGH inline; it leaves to the scalar loop only
-// the group tails at a chunk or packet end and the words of other types.
+// has AVX2, Evt3Simd (below) runs first: 8 words per step, TIME_HIGH and the vector words inline; it leaves to the
+// scalar loop only the group tails at a chunk or packet end, a vector met with less than a full run of room (so
+// Evt3Word cuts it where the packet fills) and triggers / unknown words.
 
 struct Evt3 {
   bool have, rowOk, haveBase, timeShift;
@@ -207,8 +208,10 @@ EVENTS_NOINLINE size_t Evt3Run(const uint16_t* __restrict w, size_t i, size_t en
 //   - the kept ADDR_X lanes (row usable, x < width) are packed to the front with one byte shuffle from a
 //     256-entry table (8-bit keep mask → shuffle control), and x, y, p, t of all 8 lanes are stored at k at once
 //     (lanes past the kept ones are scratch, overwritten by the next group or past the returned count).
-// A group holding any other word type ends the run: the scalar code (Evt3Run, then Evt3Word for the odd word)
-// takes it, exactly as before. Written with GCC/Clang vector extensions and target builtins (this file may not
+// A group holding any other word type is done up to that word, then the word (and those of other types right after
+// it) one by one: TIME_HIGH, VECT_BASE_X and VECT_12 / VECT_8 here (a vector's set bits left-packed from the same
+// table, its row / time / polarity broadcast; base + VECT_12 + VECT_12 + VECT_8, the cameras' run shape, as one
+// 32-bit mask); triggers and unknown words end the run, and the scalar code (Evt3Run, then Evt3Word) takes them. Written with GCC/Clang vector extensions and target builtins (this file may not
 // include <immintrin.h>: it sits inside events_native.cc's anonymous namespace); CPUs without AVX2 keep the
 // scalar path (kHasAvx2).
 #if defined(__x86_64__) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12))  // __builtin_shufflevector
@@ -328,8 +331,10 @@ EVENTS_AVX2 EVENTS_INLINE void Evt3Group(Evt3V8s v, Evt3V16s vv, Evt3V16s isScan
 }
 
 // Like Evt3Run (words from w[i], after the first TIME_HIGH; regs in/out, regs->invalid out), 8 words per step,
-// TIME_HIGH words handled inline (st: time base, loops). Stops at any other word type (returning its index, the
-// words before it done), or when fewer than 8 words or 8 events of room are left; the caller's scalar code goes on.
+// TIME_HIGH and vector words handled inline (st: time base, loops, vector base). Stops at any other word type
+// (returning its index, the words before it done), when fewer than 8 words or 8 events of room are left, or at a
+// vector with less room than its widest write (16 slots for one word, 32 for a run); the caller's scalar code goes
+// on (and may cut that vector with a full packet, which this code never does).
 EVENTS_AVX2 EVENTS_NOINLINE size_t Evt3Simd(const uint16_t* __restrict w, size_t i, size_t end,
                                            uint16_t* __restrict ox, uint16_t* __restrict oy, double* __restrict ot,
                                            uint8_t* __restrict op_, size_t* kRef, size_t room, Evt3& st,
@@ -347,6 +352,11 @@ EVENTS_AVX2 EVENTS_NOINLINE size_t Evt3Simd(const uint16_t* __restrict w, size_t
   Evt3V16s carry = {row0, row0, row0, row0, row0, row0, row0, row0, tl0, tl0, tl0, tl0, tl0, tl0, tl0, tl0};
   double thBase = st.thBase;
   Evt3V4d base = {thBase, thBase, thBase, thBase};
+  // Vector state (VECT_BASE_X / VECT_12 / VECT_8 are handled here too).
+  const uint32_t W = st.W;
+  uint32_t baseX = st.baseX, vp = st.vp;
+  bool haveBase = st.haveBase;
+  const Evt3V8u laneIndex8 = {0, 1, 2, 3, 4, 5, 6, 7};
   while (end - i >= 8 && room - k >= 8) {
     Evt3V8s v;
     std::memcpy(&v, w + i, 16);
@@ -369,23 +379,126 @@ EVENTS_AVX2 EVENTS_NOINLINE size_t Evt3Simd(const uint16_t* __restrict w, size_t
       Evt3Group(v, vv, isScan & valid, isX & validX, carry, Wc, Hc, base, ox, oy, ot, op_, k, invalid);
       i += j;
     }
-    const uint32_t word = w[i];
-    if ((word >> 12) != 0x8) break;
-    // TIME_HIGH (as in Evt3Word, a TIME_HIGH having been seen): a changed one resets TIME_LOW to 0.
-    const uint32_t th = word & 0xfff;
-    if (th != st.last) {
-      if (th < st.last && st.last - th > 2048) {
-        st.loops++;
-        st.timeLoops++;
+    for (;;) {
+      const uint32_t word = w[i];
+      const uint32_t type = word >> 12;
+      if (type == 0x4 || type == 0x5) {
+        // VECT_12 / VECT_8 (as in Evt3Word): events at baseX + each set bit, on the current row and time.
+        const bool twelve = type == 0x4;
+        const uint32_t m = twelve ? word & 0xfff : word & 0xff;
+        const uint32_t row = uint16_t(carry[0]);  // bit 15 set: no usable row
+        if (row < 0x8000 && haveBase) {
+          // Up to 16 slots are written (two 8-lane packs): with less room the scalar code takes the word (and cuts
+          // the vector exactly where the packet fills).
+          if (room - k < 16) goto stop;
+          // Bits whose column would be ≥ width are dropped (counted invalid).
+          const uint32_t lim = W > baseX ? W - baseX : 0;
+          const uint32_t kept = lim >= 12 ? m : m & ((1u << lim) - 1);
+          const uint32_t lo = kept & 0xff, hi = kept >> 8;
+          const size_t n0 = kEvt3Pack.count[lo], n = n0 + kEvt3Pack.count[hi];
+          invalid += kEvt3Pack.count[m & 0xff] + kEvt3Pack.count[m >> 8] - n;
+          // Columns as unsigned 16-bit lanes: a base chained past 65535 wraps as the scalar uint16 store does.
+          const unsigned short bx = uint16_t(baseX);
+          const Evt3V8s x0 = (Evt3V8s)(laneIndex8 + bx), x1 = (Evt3V8s)(laneIndex8 + uint16_t(bx + 8));
+          Evt3V16b c0, c1;
+          std::memcpy(&c0, kEvt3Pack.ctl[lo], 16);
+          std::memcpy(&c1, kEvt3Pack.ctl[hi], 16);
+          const Evt3V8s xo0 = Evt3Shuf(x0, c0), xo1 = Evt3Shuf(x1, c1);
+          const short ys = short(row);
+          const Evt3V8s yb = {ys, ys, ys, ys, ys, ys, ys, ys};
+          const uint64_t pb = vp ? 0x0101010101010101ull : 0;
+          const double tv = thBase + double(uint16_t(carry[8]));
+          const Evt3V4d tb = {tv, tv, tv, tv};
+          std::memcpy(ox + k, &xo0, 16);
+          std::memcpy(ox + k + n0, &xo1, 16);
+          std::memcpy(oy + k, &yb, 16);
+          std::memcpy(oy + k + 8, &yb, 8);
+          std::memcpy(op_ + k, &pb, 8);
+          std::memcpy(op_ + k + 8, &pb, 4);
+          std::memcpy(ot + k, &tb, 32);
+          std::memcpy(ot + k + 4, &tb, 32);
+          std::memcpy(ot + k + 8, &tb, 32);
+          k += n;
+        } else {
+          invalid += kEvt3Pack.count[m & 0xff] + kEvt3Pack.count[m >> 8];
+        }
+        baseX += twelve ? 12 : 8;
+      } else if (type == 0x3) {
+        // VECT_BASE_X (a TIME_HIGH having been seen, so the base is usable).
+        baseX = word & 0x7ff;
+        vp = (word >> 11) & 1;
+        haveBase = true;
+        // The usual shape of a camera's vector run, VECT_BASE_X + VECT_12 + VECT_12 + VECT_8: one 32-bit mask of
+        // columns baseX … baseX + 31, emitted at once (the same effects as the three words one by one).
+        uint64_t q;
+        if (end - i >= 4 && (std::memcpy(&q, w + i, 8), (q & 0xf000f000f000f000ull) == 0x5000400040003000ull)) {
+          const uint32_t m = uint32_t((q >> 16) & 0xfff) | uint32_t((q >> 32) & 0xfff) << 12 |
+                             uint32_t((q >> 48) & 0xff) << 24;
+          const uint32_t row = uint16_t(carry[0]);
+          const uint32_t all = kEvt3Pack.count[m & 0xff] + kEvt3Pack.count[(m >> 8) & 0xff] +
+                               kEvt3Pack.count[(m >> 16) & 0xff] + kEvt3Pack.count[m >> 24];
+          if (row >= 0x8000) {
+            invalid += all;
+          } else {
+            if (room - k < 32) goto stop;  // (the base word is handled again there: it only sets the base)
+            const uint32_t lim = W > baseX ? W - baseX : 0;
+            const uint32_t kept = lim >= 32 ? m : m & ((1u << lim) - 1);
+            const unsigned short bx = uint16_t(baseX);
+            const size_t k0 = k;
+            for (uint32_t c = 0; c < 4; c++) {
+              const uint32_t b = (kept >> (8 * c)) & 0xff;
+              const Evt3V8s xs = (Evt3V8s)(laneIndex8 + uint16_t(bx + 8 * c));
+              Evt3V16b ctl;
+              std::memcpy(&ctl, kEvt3Pack.ctl[b], 16);
+              const Evt3V8s xo = Evt3Shuf(xs, ctl);
+              std::memcpy(ox + k, &xo, 16);
+              k += kEvt3Pack.count[b];
+            }
+            invalid += all - (k - k0);
+            const short ys = short(row);
+            const Evt3V8s yb = {ys, ys, ys, ys, ys, ys, ys, ys};
+            const uint64_t pb = vp ? 0x0101010101010101ull : 0;
+            const double tv = thBase + double(uint16_t(carry[8]));
+            const Evt3V4d tb = {tv, tv, tv, tv};
+            size_t j = k0;
+            do {
+              std::memcpy(oy + j, &yb, 16);
+              std::memcpy(op_ + j, &pb, 8);
+              std::memcpy(ot + j, &tb, 32);
+              std::memcpy(ot + j + 4, &tb, 32);
+              j += 8;
+            } while (j < k);
+          }
+          baseX += 32;
+          i += 3;
+        }
+      } else if (type == 0x8) {
+        // TIME_HIGH (as in Evt3Word, a TIME_HIGH having been seen): a changed one resets TIME_LOW to 0.
+        const uint32_t th = word & 0xfff;
+        if (th != st.last) {
+          if (th < st.last && st.last - th > 2048) {
+            st.loops++;
+            st.timeLoops++;
+          }
+          st.last = th;
+          carry &= lowHalf;
+        }
+        thBase = st.loops * 16777216.0 + double(th) * 4096 - st.shift;
+        base = Evt3V4d{thBase, thBase, thBase, thBase};
+      } else {
+        goto stop;  // a trigger or an unknown word: the scalar code
       }
-      st.last = th;
-      carry &= lowHalf;
+      // The next word: back to 8-word groups when it is an ADDR_X / ADDR_Y / TIME_LOW (vector words come in runs of
+      // 3–4, so no group is loaded between them).
+      if (++i == end) goto stop;
+      if (((0x45u >> (w[i] >> 12)) & 1) != 0) break;
     }
-    thBase = st.loops * 16777216.0 + double(th) * 4096 - st.shift;
-    base = Evt3V4d{thBase, thBase, thBase, thBase};
-    i++;
   }
+stop:
   st.thBase = thBase;
+  st.baseX = baseX;
+  st.vp = vp;
+  st.haveBase = haveBase;
   const uint32_t row = uint16_t(carry[0]);
   regs->y = row & 0x7ff;
   regs->rowOk = row < 0x8000 ? 1u : 0u;

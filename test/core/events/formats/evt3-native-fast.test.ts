@@ -70,6 +70,73 @@ function wordMix(seed: number, n: number, g: SensorGeometry): Mix {
   return { w, odd, timeHigh };
 }
 
+/**
+ * Vector-heavy words, shaped like a camera's dense rows: VECT_BASE_X then 1 … 6 VECT_12 / VECT_8 words (masks
+ * random, empty or full), among ADDR_Y / TIME_LOW / ADDR_X words and TIME_HIGHs, with the awkward cases mixed in:
+ * vectors after a TIME_HIGH but before any VECT_BASE_X, bases near or past the right edge (columns ≥ width are
+ * dropped and counted), long chains of vectors off one base, rows changing between the vector words of one run,
+ * slave rows and rows past the bottom, and the occasional trigger or unknown word inside a vector run.
+ */
+function vectorMix(seed: number, n: number, g: SensorGeometry): Mix & { vectors: number; fullMasks: number; emptyMasks: number } {
+  const rng = new Rng(seed);
+  const w = new Uint16Array(n);
+  let i = 0, odd = 0, timeHigh = 0, vectors = 0, fullMasks = 0, emptyMasks = 0, th = 50 + rng.int(3000);
+  const xRange = Math.min(2048, g.width + 40), yRange = Math.min(2048, g.height + 20);
+  const put = (v: number) => { if (i < n) w[i++] = v; };
+  const vector = () => {
+    const twelve = rng.next() < 0.6;
+    const u = rng.next();
+    const full = twelve ? 0xfff : 0xff;
+    const m = u < 0.2 ? 0 : u < 0.35 ? full : rng.int(full + 1);
+    if (m === 0) emptyMasks++;
+    if (m === full) fullMasks++;
+    vectors++;
+    put(word(twelve ? 0x4 : 0x5, m));
+  };
+  // Before the first TIME_HIGH: a base (must not count as one), vectors, rows.
+  put(word(0x3, 10)); put(word(0x4, 0xfff)); put(word(0x0, 5)); put(word(0x5, 0x81)); put(word(0x2, 3));
+  put(word(0x8, th)); put(word(0x6, 7));
+  // After it, but before any VECT_BASE_X: vectors on a valid row are still dropped (counted invalid).
+  put(word(0x0, 1)); vector(); vector(); put(word(0x4, 0xfff)); put(word(0x2, 2));
+  while (i < n) {
+    const u = rng.next();
+    if (u < 0.45) {
+      // A vector run: base (sometimes near or past the right edge), then its vector words.
+      const e = rng.next();
+      const base = e < 0.1 ? Math.max(0, g.width - rng.int(40)) : e < 0.15 ? rng.int(2048) : rng.int(xRange);
+      put(word(0x3, (rng.int(2) << 11) | base));
+      const words = 1 + rng.int(rng.next() < 0.05 ? 200 : 6);
+      for (let r = 0; r < words; r++) {
+        const v = rng.next();
+        if (v < 0.06) put(word(0x0, (rng.next() < 0.1 ? 0x800 : 0) | rng.int(yRange))); // the row changes mid-run
+        else if (v < 0.09) put(word(0x6, rng.int(4096)));
+        else if (v < 0.1) { put(word(rng.next() < 0.5 ? 0xa : UNKNOWN[rng.int(UNKNOWN.length)], rng.int(4096))); odd++; }
+        vector();
+      }
+    } else if (u < 0.8) {
+      const run = rng.int(20);
+      for (let r = 0; r < run; r++) {
+        const v = rng.next();
+        if (v < 0.5) put(word(0x2, (rng.int(2) << 11) | rng.int(xRange)));
+        else if (v < 0.85) put(word(0x0, (rng.next() < 0.05 ? 0x800 : 0) | rng.int(yRange)));
+        else put(word(0x6, rng.int(4096)));
+      }
+    } else if (u < 0.9) {
+      const v = rng.next();
+      if (v < 0.3) { /* repeated */ } else if (v < 0.9) th = (th + 1 + rng.int(3)) & 0xfff;
+      else th = th > 2100 ? rng.int(th - 2049) : th + 1500; // the 24-bit clock looped
+      put(word(0x8, th));
+      timeHigh++;
+    } else if (u < 0.95) {
+      vector(); // a vector continuing the previous run's base after other words
+    } else {
+      put(word(rng.next() < 0.5 ? 0xa : UNKNOWN[rng.int(UNKNOWN.length)], rng.int(4096)));
+      odd++;
+    }
+  }
+  return { w, odd, timeHigh, vectors, fullMasks, emptyMasks };
+}
+
 interface Decoded {
   lengths: number[];
   x: number[];
@@ -186,6 +253,71 @@ describe(`native EVT 3.0 fast path (${eventsNativeAvailable ? 'native available'
     }
   });
 
+  it.skipIf(!eventsNativeAvailable)('equals Evt3Decoder on vector-heavy mixes, vectors cut at every packet size 1 … 17', () => {
+    const k = eventsKernels()!;
+    let cases = 0;
+    for (let c = 0; c < 16; c++) {
+      const g = geometries[c % geometries.length];
+      const mix = vectorMix(300 + c, 8000 + 700 * (c % 3), g);
+      expect(mix.vectors).toBeGreaterThan(1500);
+      expect(mix.fullMasks).toBeGreaterThan(100);
+      expect(mix.emptyMasks).toBeGreaterThan(100);
+      expect(mix.timeHigh).toBeGreaterThan(50);
+      const opts: RawReaderOptions = { timeShift: c % 3 === 1 };
+      const capsList = c < 4 ? Array.from({ length: 17 }, (_, j) => [j + 1]) : [c % 2 === 0 ? [1, 2, 5, 11, 12, 13, 16, 17] : [65_536, 4096, 33]];
+      for (const caps of capsList) {
+        const ref = drive(new Evt3Decoder(g, opts), mix.w, 1300 + c, caps);
+        const got = drive(new Evt3NativeDecoder(k, g, opts), mix.w, 1300 + c, caps);
+        const label = `vector case ${c} (${g.width}×${g.height}, caps ${caps.join('/')})`;
+        expectEqual(got, ref, label);
+        expect(ref.t.length, label).toBeGreaterThan(3000);
+        expect(ref.counters.droppedInvalid, label).toBeGreaterThan(0);
+        expect(ref.counters.droppedBeforeTimeHigh, label).toBeGreaterThan(0);
+        cases++;
+      }
+    }
+    expect(cases).toBe(4 * 17 + 12);
+  });
+
+  it.skipIf(!eventsNativeAvailable)('vector edge cases: no base yet, columns past the width, long chains, masks 0 and all ones', () => {
+    const k = eventsKernels()!;
+    const g = { width: 300, height: 200 };
+    const words: number[] = [word(0x8, 3), word(0x0, 10)];
+    // No VECT_BASE_X yet: 12 + 8 events dropped as invalid.
+    words.push(word(0x4, 0xfff), word(0x5, 0xff));
+    // Base 290: bits 0 … 9 inside (x 290 … 299), bits 10, 11 and the whole VECT_8 beyond the width.
+    words.push(word(0x3, (1 << 11) | 290), word(0x4, 0xfff), word(0x5, 0xff), word(0x4, 0));
+    // A chain of 40 full VECT_12 off base 0 (x 0 … 479: 300 kept, 180 dropped), then empty ones.
+    words.push(word(0x3, 0));
+    for (let j = 0; j < 40; j++) words.push(word(0x4, 0xfff));
+    words.push(word(0x5, 0), word(0x4, 0));
+    // Slave row: vectors dropped; a good row again, vectors kept.
+    words.push(word(0x0, 0x800 | 7), word(0x3, 5), word(0x4, 0xfff), word(0x0, 7), word(0x4, 0xa5a), word(0x5, 0x81));
+    for (let j = 0; j < 30; j++) words.push(word(0x2, j), word(0x0, j), word(0x3, 200 + j), word(0x4, 0xfff), word(0x5, 0xff));
+    // The camera's run shape (base + VECT_12 + VECT_12 + VECT_8, one 32-column mask in the fast path), full masks,
+    // bases 250 … 279: min(32, 50 − j) columns inside the width; then the same shape on a row past the bottom.
+    for (let j = 0; j < 30; j++) words.push(word(0x2, j), word(0x3, 250 + j), word(0x4, 0xfff), word(0x4, 0xfff), word(0x5, 0xff));
+    words.push(word(0x0, 250), word(0x3, 0), word(0x4, 0xfff), word(0x4, 0), word(0x5, 0x80), word(0x0, 3), word(0x2, 1));
+    // Empty masks in that shape, and a VECT_8 bit past a chain that stays inside.
+    words.push(word(0x3, 40), word(0x4, 0), word(0x4, 0), word(0x5, 0), word(0x5, 0x80));
+    const w = Uint16Array.from(words);
+    const canonKept = Array.from({ length: 30 }, (_, j) => Math.min(32, 50 - j)).reduce((a, b) => a + b, 0);
+    const ref0 = drive(new Evt3Decoder(g), w, 1, [65_536]);
+    // 10 kept of base 290, 300 of the chain, 0 on the slave row, 6 + 2 on row 7, then 30 × (1 + 12 + 8).
+    expect(ref0.t.length).toBe(10 + 300 + 8 + 30 * 21 + 30 + canonKept + 1 + 1);
+    expect(ref0.counters.droppedInvalid).toBe(20 + 2 + 8 + 180 + 12 + (30 * 32 - canonKept) + 13);
+    expect(ref0.x.slice(0, 10)).toEqual([290, 291, 292, 293, 294, 295, 296, 297, 298, 299]);
+    expect(ref0.p.slice(0, 10)).toEqual(Array(10).fill(1));
+    for (const cap of [...Array.from({ length: 40 }, (_, j) => j + 1), 63, 64, 65, 100]) {
+      const ref = drive(new Evt3Decoder(g), w, cap, [cap]);
+      const got = drive(new Evt3NativeDecoder(k, g), w, cap, [cap]);
+      expectEqual(got, ref, `cap ${cap}`);
+      expectEqual(ref, { ...ref0, lengths: ref.lengths }, `cap ${cap} vs one packet`);
+    }
+    const got = drive(new Evt3NativeDecoder(k, g), w, 1, [65_536]);
+    expectEqual(got, ref0, 'one packet');
+  });
+
   it('decodes a file identically with the native kernels off and on (openEvents, small packets)', async () => {
     const g = { width: 640, height: 480 };
     const mix = wordMix(77, 20_000, g);
@@ -221,5 +353,39 @@ describe(`native EVT 3.0 fast path (${eventsNativeAvailable ? 'native available'
       expectEqual(got, ref, `packetCapacity ${cap}`);
       expect(ref.t.length).toBeGreaterThan(5000);
     }
+  });
+  it('decodes a vector-heavy file past several aligned-copy pieces (odd header) as the decoder does on the words', async () => {
+    const g = { width: 640, height: 480 };
+    const mix = vectorMix(91, 320_000, g); // 640 KB of words: the chunk is copied in three 256 KiB pieces
+    const head = new TextEncoder().encode('% evt 3.0\n% format EVT3;height=480;width=640\n% x\n% end\n');
+    expect(head.length % 2).toBe(1); // every chunk misaligned
+    const bytes = new Uint8Array(head.length + 2 * mix.w.length);
+    bytes.set(head);
+    new Uint8Array(bytes.buffer, head.length).set(new Uint8Array(mix.w.buffer));
+    const ref = drive(new Evt3Decoder(g), mix.w, 7, [65_536]);
+    for (const native of [false, true]) {
+      const was = setEventsNative(native);
+      try {
+        const r = await openEvents(bytes, { packetCapacity: 65_536, reusePackets: true });
+        const x: number[] = [], y: number[] = [], t: number[] = [], p: number[] = [];
+        for await (const pk of r.packets()) {
+          for (let j = 0; j < pk.length; j++) {
+            x.push(pk.x[j]); y.push(pk.y[j]); t.push(pk.t[j]); p.push(pk.p[j]);
+          }
+        }
+        const counters = { ...(r as RawEventReader).counters };
+        await r.close();
+        const label = `native ${native}`;
+        expect(t.length, label).toBe(ref.t.length);
+        expect(x, label).toEqual(ref.x);
+        expect(y, label).toEqual(ref.y);
+        expect(t, label).toEqual(ref.t);
+        expect(p, label).toEqual(ref.p);
+        expect(counters, label).toEqual(ref.counters);
+      } finally {
+        setEventsNative(was);
+      }
+    }
+    expect(ref.t.length).toBeGreaterThan(140_000);
   });
 });
