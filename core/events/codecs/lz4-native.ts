@@ -16,11 +16,25 @@ export interface EventsNativeAddon {
   lz4FrameDecode(src: Uint8Array, out: Uint8Array, verify: boolean): number;
   lz4FrameEncode(src: Uint8Array, out: Uint8Array, flags: number, blockCode: number): number;
   unpackEvents(body: Uint8Array, start: number, count: number, x: Uint16Array, y: Uint16Array, t: Float64Array, p: Uint8Array): number;
+  /**
+   * One LZ4-compressed AEDAT 4 event packet in one call: decodes the frame src[srcStart, srcEnd) into `scratch`, finds the
+   * EVTS FlatBuffer's event vector, unpacks up to `maxEvents` events into the columns at `outOffset`. Returns the
+   * number written (state[0] = the packet's event count, state[1] = the vector's byte position in `scratch`), or a
+   * negative code: AEDAT4_NEED_SCRATCH (state[2] = bytes needed), AEDAT4_UNSUPPORTED, or a refusal (the caller
+   * re-runs the TypeScript path for the error). Absent in builds older than this member.
+   */
+  aedat4Lz4Packet?(src: Uint8Array, srcStart: number, srcEnd: number, maxOutput: number, scratch: Uint8Array, state: Float64Array,
+    x: Uint16Array, y: Uint16Array, t: Float64Array, p: Uint8Array, outOffset: number, maxEvents: number): number;
   abi: number;
 }
 
 const loaded = loadNative<EventsNativeAddon>('events_native');
 const addon: EventsNativeAddon | null = loaded.addon && typeof loaded.addon.lz4FrameDecode === 'function' ? loaded.addon : null;
+
+/** aedat4Lz4Packet: the scratch buffer is smaller than the frame's decompressed-size bound (state[2]). */
+export const AEDAT4_NEED_SCRATCH = -7;
+/** aedat4Lz4Packet: a frame shape the fused call leaves to the generic path (skippable frame first). */
+export const AEDAT4_UNSUPPORTED = -9;
 
 /** The addon when loaded (for other hot paths of the event layer), else null. */
 export const eventsNative: EventsNativeAddon | null = addon;

@@ -12,9 +12,14 @@
  * Events (`EVTS`, 16-byte `dv::Event` structs) go straight into struct-of-arrays typed arrays; IMU (`IMUS`) and
  * trigger (`TRIG`) streams are listed in `info.streams` and readable as typed arrays with `readAedat4Imu` /
  * `readAedat4Triggers`; frames (`FRME`) are listed only.
+ *
+ * Hot path: `packets()` reads consecutive packets in ~1 MiB windows and, for LZ4 files with the native kernels on,
+ * hands each packet to one addon call (decode into the reader's scratch, FlatBuffer walk, unpack into the output
+ * packet). Anything that call refuses goes through the generic path (decompress, `aedat4OpenBody`, unpack), which
+ * is also the TypeScript reference and the source of every error message.
  */
 import type { ByteSource } from '../byte-source.ts';
-import { lz4Decompress, eventsNative } from '../codecs/lz4-native.ts';
+import { AEDAT4_NEED_SCRATCH, lz4Decompress, eventsNative } from '../codecs/lz4-native.ts';
 import { eventsKernels } from '../codecs/events-native.ts';
 import { zstdDecompress } from '../codecs/zstd.ts';
 import { EventFormatError } from '../errors.ts';
@@ -39,6 +44,10 @@ const MAX_IO_HEADER = 16 << 20;
 const MAX_TABLE_BYTES = 256 << 20;
 /** Bytes read at once while walking packet headers of a file without a data table. */
 const WALK_WINDOW = 64 << 10;
+/** Bytes of consecutive packets `packets()` reads at once (one ByteSource read, not one per ~10 KiB packet). */
+const READ_WINDOW = 1 << 20;
+/** Largest decode scratch a reader keeps between packets (larger packets get a buffer of their own). */
+const SCRATCH_KEEP_MAX = 64 << 20;
 
 /** Upper bound of the decompressed size of `n` stored bytes under `compression` (refuses absurd claims). */
 export function aedat4MaxDecompressed(compression: number, n: number): number {
@@ -230,6 +239,8 @@ export function aedat4Streams(root: DvNode): Aedat4Stream[] {
 // ---------------------------------------------------------------------------------------------- events
 
 const scratchAligned = { buf: new ArrayBuffer(0) };
+/** Zero-room columns for a fused packet call made before the output packet exists (it then only decodes). */
+const NO_COLUMNS = { x: new Uint16Array(0), y: new Uint16Array(0), t: new Float64Array(0), p: new Uint8Array(0) };
 
 /**
  * Unpacks `count` dv::Event structs starting at bytes[start] into the columns (at index 0). Uses the native
@@ -270,9 +281,13 @@ export class Aedat4Reader implements EventReader {
   readonly warnings: string[] = [];
   /** Event packets (AEDAT packets of the event stream) decompressed so far — shows what seeking saved. */
   packetsRead = 0;
+  /** Of those, the ones decoded by the fused native call (LZ4 packets with the native kernels on). */
+  fusedPackets = 0;
   /** True when the file's FileDataTable was used; false when packets were walked. */
   readonly usedDataTable: boolean;
   private scratch: Uint8Array = new Uint8Array(1 << 16);
+  /** Results of the fused native packet call (see EventsNativeAddon.aedat4Lz4Packet). */
+  private readonly fusedState = new Float64Array(3);
 
   constructor(
     private readonly src: ByteSource,
@@ -302,6 +317,14 @@ export class Aedat4Reader implements EventReader {
       this.warnings.push(`packet at ${body - 8} is truncated (${raw.length - 8} of ${size} bytes): file cut short`);
       return null;
     }
+    return this.decodeRaw(raw, i);
+  }
+
+  /** Checks the header of packet `i`'s bytes `raw` (header + body) against the index and decompresses the body. */
+  private decodeRaw(raw: Uint8Array, i: number): Uint8Array {
+    const idx = this.index;
+    const body = idx.offset[i];
+    const size = idx.size[i];
     const stream = raw[0] | (raw[1] << 8) | (raw[2] << 16) | (raw[3] << 24);
     const hsize = raw[4] | (raw[5] << 8) | (raw[6] << 16) | (raw[7] << 24);
     if (stream !== idx.stream[i] || hsize !== size) {
@@ -311,7 +334,7 @@ export class Aedat4Reader implements EventReader {
     if (out.buffer === this.scratch.buffer) return out;
     // Keep a grown LZ4 output buffer for the next packet (the caller consumes `out` before the next read).
     if (this.header.compression === 1 || this.header.compression === 2) {
-      if (out.byteOffset === 0 && out.buffer.byteLength > this.scratch.length && out.buffer.byteLength <= 64 << 20) {
+      if (out.byteOffset === 0 && out.buffer.byteLength > this.scratch.length && out.buffer.byteLength <= SCRATCH_KEEP_MAX) {
         this.scratch = new Uint8Array(out.buffer);
       }
     }
@@ -367,51 +390,112 @@ export class Aedat4Reader implements EventReader {
         }
       }
     };
+    // Fused native path (LZ4 packets, native kernels on): one addon call per packet decodes the frame into the
+    // reader's scratch, finds the event vector and unpacks into `cur`; any refusal re-runs the generic path below
+    // on the same bytes, which throws the detailed error (or, for shapes the call leaves alone, decodes).
+    const compression = this.header.compression;
+    const fused = (compression === 1 || compression === 2) && eventsKernels() !== null ? eventsNative?.aedat4Lz4Packet : undefined;
+    const st = this.fusedState;
+    // Moves events [at, at + n) of `cur` (just unpacked) into place: range filter, length, hand-off when full.
+    const place = (pk: EventPacket, at: number, n: number, filter: boolean, ready: EventPacket[]): boolean => {
+      let kept = n;
+      if (filter) {
+        const { x, y, t, p } = pk;
+        let m = at;
+        for (let j = at; j < at + n; j++) {
+          const tj = t[j];
+          if (tj >= from && tj < to) {
+            x[m] = x[j];
+            y[m] = y[j];
+            t[m] = tj;
+            p[m] = p[j];
+            m++;
+          }
+        }
+        kept = m - at;
+      }
+      pk.length = at + kept;
+      if (pk.length !== pk.t.length) return false;
+      ready.push(pk);
+      return true;
+    };
+    // Packet bytes come from a window of consecutive packets (one ByteSource read per ~1 MiB, not per packet).
+    let win: Uint8Array = new Uint8Array(0);
+    let winAt = 0;
+    const ready: EventPacket[] = []; // output packets completed by the current AEDAT packet (emptied after each)
     for (let r = 0; r < rows.length; r++) {
       const i = rows[r];
-      const body = await this.readPacket(i);
-      if (!body) break;
-      this.packetsRead++;
       const pos = idx.offset[i];
-      const root = aedat4OpenBody(body, pos, 'EVTS', `event packet at ${pos - 8}`);
-      const vec = root.vector(0, AEDAT4_EVENT_BYTES);
-      const count = vec ? vec.count : 0;
-      const start = vec ? 4 + vec.start : 0; // vector position inside `body` (after the size prefix)
+      const size = idx.size[i];
+      const head = pos - 8;
+      if (head < winAt || head + size + 8 > winAt + win.length) {
+        let end = head + size + 8;
+        for (let r2 = r + 1; r2 < rows.length; r2++) {
+          const e2 = idx.offset[rows[r2]] + idx.size[rows[r2]];
+          if (e2 - head > READ_WINDOW) break;
+          end = e2;
+        }
+        win = await this.src.read(head, end - head);
+        winAt = head;
+      }
+      const o = head - winAt;
+      if (win.length - o < size + 8) {
+        this.warnings.push(`packet at ${head} is truncated (${win.length - o - 8} of ${size} bytes): file cut short`);
+        break;
+      }
       const filter = ranged && !(idx.tStart[i] >= from && idx.tEnd[i] < to);
+      let body: Uint8Array | null = null;
+      let start = 0;
+      let count = 0;
+      let k = 0;
+      // The packet header must match the index (else the generic path below throws).
+      if (fused && (win[o] | (win[o + 1] << 8) | (win[o + 2] << 16) | (win[o + 3] << 24)) === idx.stream[i] &&
+        (win[o + 4] | (win[o + 5] << 8) | (win[o + 6] << 16) | (win[o + 7] << 24)) === size) {
+        const into = cur ?? NO_COLUMNS;
+        const at = cur ? cur.length : 0;
+        const room = cur ? cur.t.length - at : 0;
+        const maxOut = aedat4MaxDecompressed(compression, size);
+        let w = fused(win, o + 8, o + 8 + size, maxOut, this.scratch, st, into.x, into.y, into.t, into.p, at, room);
+        if (w === AEDAT4_NEED_SCRATCH && st[2] <= SCRATCH_KEEP_MAX) {
+          // The frame's bound was checked against its bytes natively (≤ maxOut, itself ≤ 255 × the packet size).
+          this.scratch = new Uint8Array(st[2]);
+          w = fused(win, o + 8, o + 8 + size, maxOut, this.scratch, st, into.x, into.y, into.t, into.p, at, room);
+        }
+        if (w >= 0) {
+          this.packetsRead++;
+          this.fusedPackets++;
+          body = this.scratch;
+          count = st[0];
+          start = st[1];
+          k = w;
+          if (cur && w > 0 && place(cur, at, w, filter, ready)) cur = null;
+        }
+      }
+      if (body === null) {
+        // Generic path (also the TypeScript reference): header check, decompress, FlatBuffer walk — each throws
+        // the detailed EventFormatError for bad bytes.
+        body = this.decodeRaw(win.subarray(o, o + size + 8), i);
+        this.packetsRead++;
+        const root = aedat4OpenBody(body, pos, 'EVTS', `event packet at ${pos - 8}`);
+        const vec = root.vector(0, AEDAT4_EVENT_BYTES);
+        count = vec ? vec.count : 0;
+        start = vec ? 4 + vec.start : 0; // vector position inside `body` (after the size prefix)
+      }
       // Unpack the whole AEDAT packet before yielding: `body` may be the shared scratch buffer, which another
       // read (IMU, a second iteration) could overwrite while the consumer holds a packet.
-      const ready: EventPacket[] = [];
-      for (let k = 0; k < count;) {
+      while (k < count) {
         if (!cur) cur = newPacket(Math.min(cap, count - k + planned[r + 1]));
         const at = cur.length;
         const n = Math.min(cur.t.length - at, count - k);
         const { x, y, t, p } = cur;
         unpackAedat4Events(body, start + k * AEDAT4_EVENT_BYTES, n, x.subarray(at), y.subarray(at), t.subarray(at), p.subarray(at));
-        let kept = n;
-        if (filter) {
-          let m = at;
-          for (let j = at; j < at + n; j++) {
-            const tj = t[j];
-            if (tj >= from && tj < to) {
-              x[m] = x[j];
-              y[m] = y[j];
-              t[m] = tj;
-              p[m] = p[j];
-              m++;
-            }
-          }
-          kept = m - at;
-        }
-        cur.length = at + kept;
         k += n;
-        if (cur.length === cur.t.length) {
-          ready.push(cur);
-          cur = null;
-        }
+        if (place(cur, at, n, filter, ready)) cur = null;
       }
       if (ready.length > 0) {
         yield* ready;
         recycle(ready);
+        ready.length = 0;
       }
     }
     if (cur && cur.length > 0) yield cur;

@@ -1075,6 +1075,131 @@ Napi::Value Evt2Decode(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, double(k));
 }
 
+// ------------------------------------------------------------------------------------------ AEDAT 4 LZ4 packets
+//
+// One call per LZ4-compressed AEDAT 4 event packet: frame decode into a scratch buffer the reader reuses, locate
+// the EventPacket's event vector (the FlatBuffers walk of aedat4OpenBody + FbTable.vector in aedat4.ts, check for
+// check), unpack the events straight into the packet columns. It saves the reader the per-packet JavaScript of
+// those three steps (view and table objects, header parsing, three calls). Any failure returns a negative code
+// and the reader re-runs the TypeScript path on the same bytes, which throws the detailed EventFormatError — so
+// this function must accept exactly what that path accepts, and it does not need to say why it refuses.
+
+constexpr int32_t kNeedScratch = -7;   // the scratch is smaller than the frame's bound: state[2] = bytes needed
+constexpr int32_t kBadFlatBuf = -8;    // decompressed body is not a sound EVTS FlatBuffer
+constexpr int32_t kUnsupported = -9;   // skippable frame first: the generic path handles it
+
+// Upper bound of the decompressed size, exactly as lz4FrameBound (lz4.ts) computes it after lz4ReadFrameHeader,
+// with the same refusals (any refusal here is a refusal there). Returns the bound or a negative Err.
+int64_t Lz4Bound(const uint8_t* src, size_t n, size_t maxOutput, bool verify) {
+  if (n < 7 || rd32(src) != 0x184d2204u) return kBadHeader;
+  const uint8_t flg = src[4], bd = src[5];
+  if ((flg >> 6) != 1 || (flg & 0x03) || (bd & 0x8f)) return kBadHeader;
+  const size_t blockMax = kBlockMax[(bd >> 4) & 7];
+  if (blockMax == 0) return kBadHeader;
+  size_t p = 6;
+  int64_t contentSize = -1;
+  if (flg & 0x08) {
+    if (n < 15) return kTruncated;
+    const uint64_t cs = uint64_t(rd32(src + p)) | (uint64_t(rd32(src + p + 4)) << 32);
+    if (cs >= (uint64_t(1) << 53)) return kBadHeader;
+    contentSize = int64_t(cs);
+    p += 8;
+  }
+  if (verify && src[p] != ((xxh32(src + 4, p - 4, 0) >> 8) & 0xff)) return kChecksum;
+  p += 1;
+  if (contentSize >= 0) return uint64_t(contentSize) > maxOutput ? int64_t(kOutputFull) : contentSize;
+  const size_t csum = (flg & 0x10) ? 4 : 0;
+  size_t bound = 0;
+  for (;;) {
+    if (p > n || n - p < 4) return kTruncated;
+    const uint32_t word = rd32(src + p);
+    if (word == 0) break;
+    const size_t size = word & 0x7fffffffu;
+    if (size > blockMax) return kBadBlock;
+    if (size + csum > n - p - 4) return kTruncated;
+    bound += (word & 0x80000000u) ? size : std::min(blockMax, size * 255 + 16);
+    if (bound >= maxOutput) return int64_t(maxOutput);
+    p += 4 + size + csum;
+  }
+  return int64_t(bound);
+}
+
+// The event vector of a size-prefixed EVTS FlatBuffer body[0, len): its byte position in body and element count
+// (0 when the field is absent). The checks and their order mirror aedat4OpenBody, FlatBuf.table and
+// FbTable.vector(0, 16) in aedat4.ts / aedat4-flatbuf.ts. Returns false where those throw.
+bool EventVector(const uint8_t* body, size_t len, size_t* start, size_t* count) {
+  *start = 0;
+  *count = 0;
+  if (len < 12) return false;
+  const uint64_t L = rd32(body);
+  if (L > len - 4) return false;
+  const uint8_t* fb = body + 4;
+  if (L < 8 || std::memcmp(fb + 4, "EVTS", 4) != 0) return false;
+  const int64_t pos = int64_t(rd32(fb));
+  if (pos + 4 > int64_t(L)) return false;
+  const int64_t vt = pos - int64_t(int32_t(rd32(fb + pos)));
+  if (vt < 0 || vt + 4 > int64_t(L)) return false;
+  const uint32_t vtSize = uint32_t(fb[vt]) | (uint32_t(fb[vt + 1]) << 8);
+  const uint32_t tableSize = uint32_t(fb[vt + 2]) | (uint32_t(fb[vt + 3]) << 8);
+  if (vtSize < 4 || (vtSize & 1) || vt + vtSize > int64_t(L)) return false;
+  if (tableSize < 4 || pos + tableSize > int64_t(L)) return false;
+  if (vtSize < 6) return true;  // field 0 (elements) beyond the vtable: absent
+  const uint32_t off = uint32_t(fb[vt + 4]) | (uint32_t(fb[vt + 5]) << 8);
+  if (off == 0) return true;
+  if (off < 4 || off + 4 > tableSize) return false;
+  const int64_t f = pos + off;
+  const int64_t t = f + int64_t(rd32(fb + f));
+  if (t + 4 > int64_t(L)) return false;
+  const uint64_t n = rd32(fb + t);
+  const uint64_t room = uint64_t(int64_t(L) - t - 4);
+  if (n > room / 16) return false;
+  *start = size_t(4 + t + 4);
+  *count = size_t(n);
+  return true;
+}
+
+// aedat4Lz4Packet(src: Uint8Array, srcStart: number, srcEnd: number, maxOutput: number, scratch: Uint8Array,
+//                 state: Float64Array(≥3), x, y, t, p, outOffset, maxEvents): number
+// Decodes the LZ4 frame src[srcStart, srcEnd) into scratch (checksums verified where declared), finds the event
+// vector and unpacks up to maxEvents events into the columns at outOffset. Returns the number written, with
+// state[0] = the packet's event count and state[1] = the vector's byte position in scratch (the caller unpacks
+// any rest from there); or a negative code: kNeedScratch (state[2] = bytes the scratch must hold), kUnsupported,
+// kBadArgs, or a decode / FlatBuffer refusal (the caller re-runs the TypeScript path for the message).
+Napi::Value Aedat4Lz4Packet(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t *src, *scratch;
+  double* state;
+  size_t n, start, end, maxOutput, cap, ns;
+  Columns c;
+  if (info.Length() < 12 || !GetArray(info[0], napi_uint8_array, &src, &n) || !GetIndex(info[2], n, &end) ||
+      !GetIndex(info[1], end, &start) || !GetIndex(info[3], size_t(1) << 40, &maxOutput) ||
+      !GetArray(info[4], napi_uint8_array, &scratch, &cap) || !GetArray(info[5], napi_float64_array, &state, &ns) ||
+      ns < 3 || !GetColumns(info, 6, &c))
+    return Napi::Number::New(env, kBadArgs);
+  src += start;
+  n = end - start;
+  if (n >= 4 && (rd32(src) & 0xfffffff0u) == 0x184d2a50u) return Napi::Number::New(env, kUnsupported);
+  const int64_t bound = Lz4Bound(src, n, maxOutput, true);
+  if (bound < 0) return Napi::Number::New(env, double(bound));
+  if (size_t(bound) > cap) {
+    state[2] = double(bound);
+    return Napi::Number::New(env, kNeedScratch);
+  }
+  const int64_t len = DecodeFrame(src, n, scratch, size_t(bound), true);
+  if (len < 0) return Napi::Number::New(env, double(len));
+  size_t vec, count;
+  if (!EventVector(scratch, size_t(len), &vec, &count)) return Napi::Number::New(env, kBadFlatBuf);
+  const size_t m = std::min(count, c.room);
+  const uint8_t* e = scratch + vec;
+  for (size_t i = 0; i < m; i += kUnpackBlock) {
+    const size_t b = std::min(kUnpackBlock, m - i);
+    if (!UnpackClean(e + 16 * i, b, c.x + i, c.y + i, c.t + i, c.p + i)) UnpackScalar(e + 16 * i, b, c.x + i, c.y + i, c.t + i, c.p + i);
+  }
+  state[0] = double(count);
+  state[1] = double(vec);
+  return Napi::Number::New(env, double(m));
+}
+
 #include "evt3_decode.inl"
 
 #include "frame_binning.inl"
@@ -1083,6 +1208,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lz4FrameDecode", Napi::Function::New(env, Lz4FrameDecode));
   exports.Set("lz4FrameEncode", Napi::Function::New(env, Lz4FrameEncode));
   exports.Set("unpackEvents", Napi::Function::New(env, UnpackEvents));
+  exports.Set("aedat4Lz4Packet", Napi::Function::New(env, Aedat4Lz4Packet));
   exports.Set("aedat2Decode", Napi::Function::New(env, Aedat2Decode));
   exports.Set("datDecode", Napi::Function::New(env, DatDecode));
   exports.Set("aedat3Decode", Napi::Function::New(env, Aedat3Decode));

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lcgPacket } from '../../../helpers/lcg-packet.ts';
 import { MemoryByteSource } from '../../../../core/events/byte-source.ts';
-import { lz4Decompress } from '../../../../core/events/codecs/lz4-native.ts';
+import { eventsNative, lz4Compress, lz4Decompress } from '../../../../core/events/codecs/lz4-native.ts';
+import { eventsNativeAvailable, setEventsNative } from '../../../../core/events/codecs/events-native.ts';
 import { EventFormatError } from '../../../../core/events/errors.ts';
 import {
   Aedat4Reader, aedat4Format, parseAedat4IoHeader, readAedat4Imu, readAedat4Triggers, unpackAedat4Events,
@@ -387,3 +388,172 @@ describe('infoNode XML', () => {
     expect(() => parseDvXml(deep)).toThrow(/nesting/);
   });
 });
+
+// ------------------------------------------------------------------------------------------ fused native LZ4 path
+
+/** Events, packet lengths and error (class, offset, message) of one full read, fused native path or TS reference. */
+async function decodeBoth(bytes: Uint8Array, opts: { reusePackets?: boolean; packetCapacity?: number }, native: boolean,
+  range?: { from?: number; to?: number }) {
+  const was = setEventsNative(native);
+  const lengths: number[] = [];
+  const parts: EventPacket[] = [];
+  let error: string | null = null;
+  try {
+    const r = await aedat4Format.open(new MemoryByteSource(bytes), opts) as Aedat4Reader;
+    try {
+      for await (const pk of r.packets(range)) {
+        lengths.push(pk.length);
+        parts.push(copyPacket(pk));
+      }
+    } catch (e) {
+      if (!(e instanceof EventFormatError)) throw e;
+      error = `${e.format}@${e.offset}: ${e.message}`;
+    }
+    return { lengths, events: concatPackets(parts), error, fused: r.fusedPackets, warnings: r.warnings.slice() };
+  } finally {
+    setEventsNative(was);
+  }
+}
+
+/**
+ * Rewrites an LZ4 AEDAT 4 file without its data table (packets walked) and with every packet recompressed as a
+ * frame carrying its content size and block + content checksums (DV writes neither; the reader must verify them).
+ */
+function withChecksummedFrames(bytes: Uint8Array): Uint8Array {
+  const hlen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(14, true);
+  const hdr = parseAedat4IoHeader(bytes.subarray(18, 18 + hlen), 18);
+  const head = bytes.slice(0, 18 + hlen);
+  setI64(head, hdr.dataTablePositionField, -1);
+  const out: Uint8Array[] = [head];
+  for (let pos = 18 + hlen; pos < hdr.dataTablePosition;) {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset + pos);
+    const size = dv.getInt32(4, true);
+    const body = lz4Decompress(bytes.subarray(pos + 8, pos + 8 + size), { maxOutput: 1 << 26 });
+    const frame = lz4Compress(body, { contentSize: true, blockChecksum: true, contentChecksum: true }).slice();
+    const ph = bytes.slice(pos, pos + 8);
+    new DataView(ph.buffer).setInt32(4, frame.length, true);
+    out.push(ph, frame);
+    pos += 8 + size;
+  }
+  return concatBytes(out);
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const o = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    o.set(p, at);
+    at += p.length;
+  }
+  return o;
+}
+
+/** File position of the first packet's LZ4 frame. */
+function firstFrame(bytes: Uint8Array): number {
+  return 18 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(14, true) + 8;
+}
+
+describe.skipIf(!eventsNativeAvailable || !eventsNative?.aedat4Lz4Packet)('AEDAT 4.0 fused native LZ4 packets', () => {
+  const g = { width: 346, height: 260 };
+  // 12,000-event packets: 192 KB bodies, larger than the reader's initial 64 KiB scratch (it must grow).
+  const big = encodeAedat4(synth(30_000, 1e6, 3), { geometry: g, compression: 'lz4', eventsPerPacket: 12_000 });
+  const small = encodeAedat4(synth(9_000, 5e6, 4), { geometry: g, compression: 'lz4', eventsPerPacket: 700 });
+
+  it('equals the TypeScript path: packets larger than the scratch, reusePackets on/off, capacities, ranges', async () => {
+    for (const [what, bytes, n] of [['big', big, 30_000], ['small', small, 9_000], ['checksummed', withChecksummedFrames(small), 9_000]] as const) {
+      for (const reusePackets of [false, true]) {
+        for (const packetCapacity of [65_536, 1000, 333]) {
+          const opts = { reusePackets, packetCapacity };
+          const ref = await decodeBoth(bytes, opts, false);
+          const got = await decodeBoth(bytes, opts, true);
+          const label = `${what} ${JSON.stringify(opts)}`;
+          expect(ref.fused, label).toBe(0);
+          expect(got.fused, label).toBeGreaterThan(0);
+          expect(got.error, label).toBeNull();
+          expect(got.events.length, label).toBe(n);
+          expect(got.lengths, label).toEqual(ref.lengths);
+          expectSameEvents(ref.events, got.events);
+          const t0 = ref.events.t[Math.floor(n / 3)];
+          const t1 = ref.events.t[Math.floor((2 * n) / 3)];
+          const rr = await decodeBoth(bytes, opts, false, { from: t0, to: t1 });
+          const rg = await decodeBoth(bytes, opts, true, { from: t0, to: t1 });
+          expect(rg.lengths, label).toEqual(rr.lengths);
+          expectSameEvents(rr.events, rg.events);
+          let inRange = 0;
+          for (let i = 0; i < n; i++) if (ref.events.t[i] >= t0 && ref.events.t[i] < t1) inRange++;
+          expect(rg.events.length, label).toBe(inRange);
+          expect(inRange, label).toBeGreaterThan(n / 4);
+        }
+      }
+    }
+  });
+
+  it('hostile frames inside a packet: the same EventFormatError (format, offset, message) as the TS path', async () => {
+    const cks = withChecksummedFrames(small);
+    const f = firstFrame(small);
+    const fc = firstFrame(cks);
+    const evts = Buffer.from(small).indexOf('EVTS', f); // body bytes 8-11: LZ4 literals of the first sequence
+    expect(evts).toBeGreaterThan(f);
+    const cases: Array<[string, Uint8Array, (b: Uint8Array) => void, RegExp]> = [
+      ['bad magic', small, (b) => { b[f] ^= 1; }, /bad magic/],
+      ['block size beyond the packet', small, (b) => new DataView(b.buffer).setUint32(f + 7, 0x7fff0, true), /block size/],
+      ['huge declared content size', cks, (b) => new DataView(b.buffer).setUint32(fc + 10, 0x1000, true), /content size|checksum/],
+      ['content size above the scratch, frame short', cks, (b) => new DataView(b.buffer).setUint32(fc + 6, 1 << 20, true), /checksum|content size/],
+      ['block checksum', cks, (b) => { b[fc + 40] ^= 0x10; }, /checksum/],
+      ['FlatBuffer size prefix', small, (b) => new DataView(b.buffer).setUint32(evts - 8, 0x7fffffff, true), /size prefix/],
+      ['FlatBuffer root offset', small, (b) => new DataView(b.buffer).setUint32(evts - 4, 0xfffff, true), /root table/],
+      ['FlatBuffer identifier', small, (b) => { b[evts + 3] = 0x58; }, /identifier 'EVTX'/],
+    ];
+    for (const [what, base, mutate, re] of cases) {
+      const b = base.slice();
+      mutate(b);
+      for (const reusePackets of [false, true]) {
+        const ref = await decodeBoth(b, { reusePackets }, false);
+        const got = await decodeBoth(b, { reusePackets }, true);
+        expect(ref.error, what).toMatch(re);
+        expect(got.error, what).toBe(ref.error);
+        expect(got.lengths, what).toEqual(ref.lengths);
+        expect(got.warnings, what).toEqual(ref.warnings);
+      }
+    }
+  });
+
+  it('mutated packets (600 cases, plain and checksummed frames): same events, warnings and errors on both paths', async () => {
+    const rng = lcg(77);
+    const bases = [small, withChecksummedFrames(small), big];
+    let errors = 0;
+    for (let c = 0; c < 600; c++) {
+      const base = bases[c % 3];
+      const b = base.slice();
+      const f = firstFrame(base);
+      // Damage inside the first packets (frames and FlatBuffers), sometimes also cut the file.
+      for (let m = 1 + Math.floor(rng() * 4); m > 0; m--) {
+        const at = f + Math.floor(rng() * Math.min(4000, b.length - f));
+        b[at] = rng() < 0.5 ? Math.floor(rng() * 256) : b[at] ^ (1 << Math.floor(rng() * 8));
+      }
+      const cut = rng() < 0.2 ? b.subarray(0, f + Math.floor(rng() * (b.length - f))) : b;
+      const opts = { reusePackets: rng() < 0.5, packetCapacity: [65_536, 1000][c & 1] };
+      const ref = await decodeBoth(cut, opts, false).catch((e: unknown) => ({ open: String(e) }));
+      const got = await decodeBoth(cut, opts, true).catch((e: unknown) => ({ open: String(e) }));
+      const label = `case ${c}`;
+      if ('open' in ref || 'open' in got) {
+        expect(got, label).toEqual(ref);
+        continue;
+      }
+      expect(got.error, label).toBe(ref.error);
+      expect(got.lengths, label).toEqual(ref.lengths);
+      expect(got.warnings, label).toEqual(ref.warnings);
+      expectSameEvents(ref.events, got.events);
+      if (ref.error) errors++;
+    }
+    expect(errors).toBeGreaterThan(100);
+  }, 120_000);
+});
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+}
