@@ -173,6 +173,39 @@ int64_t DecodeBlock(const uint8_t* src, size_t ip, size_t iend, uint8_t* out, si
   }
 }
 
+// An LZ4 frame header (after any skippable frames): flags, block maximum, content size (−1 when absent) and where
+// the first block starts. Refusals in this order: short input, magic, flags, block size, content size (above
+// maxContent: kOutputFull), header checksum (when verify).
+struct FrameHeader {
+  uint8_t flg;
+  size_t blockMax;
+  int64_t contentSize;
+  size_t dataStart;
+};
+
+int32_t ReadFrameHeader(const uint8_t* src, size_t n, bool verify, size_t maxContent, FrameHeader* h) {
+  if (n < 7) return kTruncated;
+  if (rd32(src) != 0x184d2204u) return kBadHeader;
+  const uint8_t flg = src[4], bd = src[5];
+  if ((flg >> 6) != 1 || (flg & 0x03) || (bd & 0x8f)) return kBadHeader;
+  h->flg = flg;
+  h->blockMax = kBlockMax[(bd >> 4) & 7];
+  if (h->blockMax == 0) return kBadHeader;
+  size_t p = 6;
+  h->contentSize = -1;
+  if (flg & 0x08) {
+    if (n < 15) return kTruncated;
+    const uint64_t cs = uint64_t(rd32(src + p)) | (uint64_t(rd32(src + p + 4)) << 32);
+    if (cs >= (uint64_t(1) << 53)) return kBadHeader;
+    h->contentSize = int64_t(cs);
+    if (cs > maxContent) return kOutputFull;
+    p += 8;
+  }
+  if (verify && src[p] != ((xxh32(src + 4, p - 4, 0) >> 8) & 0xff)) return kChecksum;
+  h->dataStart = p + 1;
+  return kOk;
+}
+
 // Full frame decode into out (capacity outCap). Returns the output length or a negative Err.
 int64_t DecodeFrame(const uint8_t* src, size_t n, uint8_t* out, size_t outCap, bool verify) {
   size_t base = 0;
@@ -183,24 +216,13 @@ int64_t DecodeFrame(const uint8_t* src, size_t n, uint8_t* out, size_t outCap, b
   }
   src += base;
   n -= base;
-  if (n < 7) return kTruncated;
-  if (rd32(src) != 0x184d2204u) return kBadHeader;
-  const uint8_t flg = src[4], bd = src[5];
-  if ((flg >> 6) != 1 || (flg & 0x03) || (bd & 0x8f)) return kBadHeader;
-  const size_t blockMax = kBlockMax[(bd >> 4) & 7];
-  if (blockMax == 0) return kBadHeader;
-  size_t p = 6;
-  int64_t contentSize = -1;
-  if (flg & 0x08) {
-    if (n < 15) return kTruncated;
-    const uint64_t cs = uint64_t(rd32(src + p)) | (uint64_t(rd32(src + p + 4)) << 32);
-    if (cs >= (uint64_t(1) << 53)) return kBadHeader;
-    contentSize = int64_t(cs);
-    if (uint64_t(contentSize) > outCap) return kOutputFull;
-    p += 8;
-  }
-  if (verify && src[p] != ((xxh32(src + 4, p - 4, 0) >> 8) & 0xff)) return kChecksum;
-  p += 1;
+  FrameHeader h;
+  const int32_t err = ReadFrameHeader(src, n, verify, outCap, &h);
+  if (err != kOk) return err;
+  const uint8_t flg = h.flg;
+  const size_t blockMax = h.blockMax;
+  const int64_t contentSize = h.contentSize;
+  size_t p = h.dataStart;
   const bool independent = flg & 0x20;
   const size_t csum = (flg & 0x10) ? 4 : 0;
   size_t op = 0;
@@ -509,6 +531,15 @@ inline bool UnpackClean(const uint8_t* e, size_t m, uint16_t* X, uint16_t* Y, do
 }
 #endif
 
+// `count` dv::Event structs from e into the columns: the vectorised path per 256-event block, the scalar one for a
+// block it refuses.
+void UnpackBlocks(const uint8_t* e, size_t count, uint16_t* x, uint16_t* y, double* t, uint8_t* p) {
+  for (size_t i = 0; i < count; i += kUnpackBlock) {
+    const size_t m = std::min(kUnpackBlock, count - i);
+    if (!UnpackClean(e + 16 * i, m, x + i, y + i, t + i, p + i)) UnpackScalar(e + 16 * i, m, x + i, y + i, t + i, p + i);
+  }
+}
+
 // unpackEvents(body: Uint8Array, start: number, count: number, x: Uint16Array, y: Uint16Array,
 //              t: Float64Array, p: Uint8Array): number — converts `count` 16-byte dv::Event structs starting at
 // body[start] into the struct-of-arrays columns. Returns count, or a negative code when out of bounds.
@@ -536,11 +567,7 @@ Napi::Value UnpackEvents(const Napi::CallbackInfo& info) {
   uint16_t* y = ty.As<Napi::Uint16Array>().Data();
   double* t = tt.As<Napi::Float64Array>().Data();
   uint8_t* p = tp.As<Napi::Uint8Array>().Data();
-  const uint8_t* e = body + start;
-  for (size_t i = 0; i < count; i += kUnpackBlock) {
-    const size_t m = std::min(kUnpackBlock, count - i);
-    if (!UnpackClean(e + 16 * i, m, x + i, y + i, t + i, p + i)) UnpackScalar(e + 16 * i, m, x + i, y + i, t + i, p + i);
-  }
+  UnpackBlocks(body + start, count, x, y, t, p);
   return Napi::Number::New(env, double(count));
 }
 
@@ -1091,22 +1118,14 @@ constexpr int32_t kUnsupported = -9;   // skippable frame first: the generic pat
 // Upper bound of the decompressed size, exactly as lz4FrameBound (lz4.ts) computes it after lz4ReadFrameHeader,
 // with the same refusals (any refusal here is a refusal there). Returns the bound or a negative Err.
 int64_t Lz4Bound(const uint8_t* src, size_t n, size_t maxOutput, bool verify) {
-  if (n < 7 || rd32(src) != 0x184d2204u) return kBadHeader;
-  const uint8_t flg = src[4], bd = src[5];
-  if ((flg >> 6) != 1 || (flg & 0x03) || (bd & 0x8f)) return kBadHeader;
-  const size_t blockMax = kBlockMax[(bd >> 4) & 7];
-  if (blockMax == 0) return kBadHeader;
-  size_t p = 6;
-  int64_t contentSize = -1;
-  if (flg & 0x08) {
-    if (n < 15) return kTruncated;
-    const uint64_t cs = uint64_t(rd32(src + p)) | (uint64_t(rd32(src + p + 4)) << 32);
-    if (cs >= (uint64_t(1) << 53)) return kBadHeader;
-    contentSize = int64_t(cs);
-    p += 8;
-  }
-  if (verify && src[p] != ((xxh32(src + 4, p - 4, 0) >> 8) & 0xff)) return kChecksum;
-  p += 1;
+  FrameHeader h;
+  // No content-size limit here: lz4FrameBound checks it after the header checksum (below).
+  const int32_t err = ReadFrameHeader(src, n, verify, ~size_t(0), &h);
+  if (err != kOk) return err;
+  const uint8_t flg = h.flg;
+  const size_t blockMax = h.blockMax;
+  const int64_t contentSize = h.contentSize;
+  size_t p = h.dataStart;
   if (contentSize >= 0) return uint64_t(contentSize) > maxOutput ? int64_t(kOutputFull) : contentSize;
   const size_t csum = (flg & 0x10) ? 4 : 0;
   size_t bound = 0;
@@ -1190,11 +1209,7 @@ Napi::Value Aedat4Lz4Packet(const Napi::CallbackInfo& info) {
   size_t vec, count;
   if (!EventVector(scratch, size_t(len), &vec, &count)) return Napi::Number::New(env, kBadFlatBuf);
   const size_t m = std::min(count, c.room);
-  const uint8_t* e = scratch + vec;
-  for (size_t i = 0; i < m; i += kUnpackBlock) {
-    const size_t b = std::min(kUnpackBlock, m - i);
-    if (!UnpackClean(e + 16 * i, b, c.x + i, c.y + i, c.t + i, c.p + i)) UnpackScalar(e + 16 * i, b, c.x + i, c.y + i, c.t + i, c.p + i);
-  }
+  UnpackBlocks(scratch + vec, m, c.x, c.y, c.t, c.p);
   state[0] = double(count);
   state[1] = double(vec);
   return Napi::Number::New(env, double(m));
