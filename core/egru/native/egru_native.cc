@@ -123,8 +123,12 @@ struct Reader {
                       " elements, expected " + std::to_string(len),
                   true),
              nullptr;
-    Napi::ArrayBuffer ab = ta.ArrayBuffer();
-    return reinterpret_cast<T*>(static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset());
+    // The data pointer straight from the typed array (already offset): Napi::ArrayBuffer::Data() rejects arrays
+    // over a SharedArrayBuffer, which data-parallel training uses for its shared weights.
+    void* data = nullptr;
+    if (napi_get_typedarray_info(env, v, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok)
+      return fail(std::string("EGRU native: ") + key + " has no readable data", false), nullptr;
+    return static_cast<T*>(data);
   }
   float* f32(const char* key, size_t len, bool optional = false) {
     return array<float>(key, napi_float32_array, len, optional);
@@ -209,9 +213,7 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   a.activity = rd.f64("activity", T);
   if (!rd.error.empty()) return rd.throwIfFailed();
   const egru::Par par = egru::makePar(threadsFor(a.N, a.H));
-  egru::lockScratch();  // one kernel call at a time per process (worker threads share the buffers)
   const int rc = gIsa->forward(a, par);
-  egru::unlockScratch();
   if (rc != 0) {
     Napi::RangeError::New(env, "EGRU native forward: out of memory for work buffers").ThrowAsJavaScriptException();
   }
@@ -266,9 +268,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   a.bwdSparsity = rd.f64("bwdSparsity", T);
   if (!rd.error.empty()) return rd.throwIfFailed();
   const egru::Par par = egru::makePar(threadsFor(a.N, a.H, true));
-  egru::lockScratch();
   const int rc = gIsa->backward(a, par);
-  egru::unlockScratch();
   if (rc != 0) {
     Napi::RangeError::New(env, "EGRU native backward: out of memory for work buffers").ThrowAsJavaScriptException();
   }

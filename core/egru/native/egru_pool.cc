@@ -108,14 +108,25 @@ Pool& pool() {
   return *p;
 }
 
+// Work buffers belong to the CALLING thread (the JS thread of the main isolate or of a worker): kernels request
+// them only on the thread that entered the addon, so training shards in two worker threads run their kernels
+// concurrently instead of queueing on one process-wide arena. Freed when that thread exits.
 struct Arena {
   void* ptr[32] = {};
   size_t cap[32] = {};
-  std::mutex m;
+  ~Arena() {
+    for (void* p : ptr) {
+#if defined(_MSC_VER)
+      _aligned_free(p);
+#else
+      free(p);
+#endif
+    }
+  }
 };
 Arena& arena() {
-  static Arena* a = new Arena();
-  return *a;
+  thread_local Arena a;
+  return a;
 }
 
 void runThunk(void* self, int n, void (*fn)(void*, int), void* arg) { static_cast<Pool*>(self)->run(n, fn, arg); }
@@ -142,8 +153,6 @@ void* scratchBuffer(int slot, size_t bytes) {
   }
   return a.ptr[slot];
 }
-void lockScratch() { arena().m.lock(); }
-void unlockScratch() { arena().m.unlock(); }
 
 Par makePar(int nthreads) {
   if (nthreads <= 1) return Par{1, nullptr, runSerial, barrierNone, scratchBuffer};

@@ -7,10 +7,8 @@ namespace egru {
 
 /** Makes `Par` for `nthreads` threads (1 = run on the caller, no pool). */
 Par makePar(int nthreads);
-/** Reused work buffers (see Par::scratch). Callers must hold `lockScratch` for the duration of a kernel call. */
+/** Reused work buffers (see Par::scratch), one set per calling thread: call only on the thread that entered the addon. */
 void* scratchBuffer(int slot, size_t bytes);
-void lockScratch();
-void unlockScratch();
 /** Hardware threads as reported by the OS (at least 1). */
 int hardwareThreads();
 
