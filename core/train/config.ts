@@ -44,6 +44,12 @@ export interface TrainConfig {
   /** Progress event every this many optimiser steps. */
   progressEvery: number;
   /**
+   * Threads per training step, the caller's included (core/train/data-parallel.ts): each batch is split into this
+   * many shards of whole samples computed concurrently. 1 = in-process, bit-for-bit the classic loop. Results for a
+   * given count are reproducible; different counts differ by float summation order (and zoneout masks).
+   */
+  workers: number;
+  /**
    * Training-time augmentation of event-recording windows (core/train/augment.ts): `true` = the default ranges,
    * an object = those ranges (missing fields default). Resolved to the full ranges object (so the bundle's
    * provenance records exactly what was used) or `false`. Validation and test data are never augmented.
@@ -67,6 +73,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'dataset' | 'out'> = {
   seed: 1,
   kernel: 'auto',
   progressEvery: 1,
+  workers: 1,
   augment: false,
 };
 
@@ -88,6 +95,7 @@ export function resolveTrainConfig(c: Partial<TrainConfig> & Pick<TrainConfig, '
   if (!(r.valFraction >= 0 && r.valFraction < 1)) throw bad('valFraction', r.valFraction, 'in [0, 1)');
   if (!Number.isInteger(r.patience) || r.patience < 0) throw bad('patience', r.patience, 'an integer ≥ 0');
   if (!Number.isInteger(r.seed)) throw bad('seed', r.seed, 'an integer');
+  if (!Number.isInteger(r.workers) || r.workers < 1 || r.workers > 64) throw bad('workers', r.workers, 'an integer in 1..64');
   if (!Number.isInteger(r.progressEvery) || r.progressEvery < 1) throw bad('progressEvery', r.progressEvery, 'an integer ≥ 1');
   if (!['auto', 'native', 'native-dense', 'reference', 'reference-dense'].includes(r.kernel)) throw bad('kernel', r.kernel, "'auto', 'native', 'native-dense', 'reference' or 'reference-dense'");
   const g = r.regularisation;

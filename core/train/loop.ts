@@ -30,6 +30,8 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { EpochRecord } from './checkpoint.ts';
 import { getEgruKernel } from '../egru/kernels.ts';
 import { Rng } from '../util/rng.ts';
+import type { StepStats } from '../model/gesture-model.ts';
+import { DataParallel, shareModelParameters } from './data-parallel.ts';
 
 export interface ProgressEvent {
   type: 'progress';
@@ -97,6 +99,43 @@ interface EvalStats {
 
 /** Loss, accuracy, activity and MACs of `model` over a dataset (no gradients). */
 export function evaluateDataset(model: GestureModel, ds: Dataset, batchSize: number, shouldStop?: () => boolean): EvalStats {
+  return evaluateBatches(ds, batchSize, shouldStop, (b) => model.evaluate(b.x, b.T, b.N, b.lengths, b.labels));
+}
+
+/** `evaluateDataset` with every batch split across the threads of `dp` (same results up to summation order). */
+export async function evaluateDatasetParallel(dp: DataParallel, ds: Dataset, batchSize: number, shouldStop?: () => boolean): Promise<EvalStats> {
+  const pending: Promise<StepStats>[] = [];
+  const sizes: number[] = [];
+  // The batches are evaluated one after another (the shard workers take one request at a time); collecting the
+  // per-batch promises keeps the sum in batch order.
+  let chain: Promise<unknown> = Promise.resolve();
+  evaluateBatches(ds, batchSize, shouldStop, (b) => {
+    const copy = { ...b, x: b.x.slice(), lengths: b.lengths.slice(), labels: b.labels.slice() };
+    const p = chain.then(() => dp.evaluate(copy));
+    chain = p;
+    pending.push(p);
+    sizes.push(b.N);
+    return null;
+  });
+  const stats = await Promise.all(pending);
+  let loss = 0;
+  let correct = 0;
+  let act = 0;
+  let ex = 0;
+  let de = 0;
+  stats.forEach((r, i) => {
+    loss += r.loss * sizes[i];
+    correct += r.correct;
+    act += r.activity * sizes[i];
+    ex += r.macsExecuted;
+    de += r.macsDense;
+  });
+  const N = Math.max(1, ds.size);
+  return { loss: loss / N, accuracy: correct / N, activity: act / N, macsExecuted: ex, macsDense: de, samples: ds.size };
+}
+
+/** Walks a dataset in batches of `batchSize`; sums what `run` returns (null: the caller sums it itself). */
+function evaluateBatches(ds: Dataset, batchSize: number, shouldStop: (() => boolean) | undefined, run: (b: Batch) => StepStats | null): EvalStats {
   let loss = 0;
   let correct = 0;
   let act = 0;
@@ -109,7 +148,8 @@ export function evaluateDataset(model: GestureModel, ds: Dataset, batchSize: num
     const n = Math.min(batchSize, ds.size - s);
     for (let k = 0; k < n; k++) idx[k] = s + k;
     const b = (buf = assembleBatch(ds, idx.subarray(0, n), buf));
-    const r = model.evaluate(b.x, b.T, b.N, b.lengths, b.labels);
+    const r = run(b);
+    if (!r) continue;
     loss += r.loss * n;
     correct += r.correct;
     act += r.activity * n;
@@ -168,152 +208,165 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
   } else {
     model = initGestureModel(modelConfig, cfg.seed, kernel);
   }
-  const params = model.parameters();
-  const frozen = new Set(cfg.trainThresholds ? [] : params.filter((p) => p.kind === 'threshold').map((p) => p.name));
-  const adam = new Adam(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: cfg.weightDecay }, frozen);
-  if (optimiserState) adam.importState(optimiserState);
+  // Several threads: weights move into shared memory once, each batch is split across the threads (data-parallel.ts).
+  let dp: DataParallel | null = null;
+  if (cfg.workers > 1) {
+    model = shareModelParameters(model);
+    dp = await DataParallel.start(model, cfg.workers);
+  }
+  try {
+    const params = model.parameters();
+    const frozen = new Set(cfg.trainThresholds ? [] : params.filter((p) => p.kind === 'threshold').map((p) => p.name));
+    const adam = new Adam(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: cfg.weightDecay }, frozen);
+    if (optimiserState) adam.importState(optimiserState);
 
-  const B = cfg.batchSize;
-  const stepsPerEpoch = Math.ceil(train.size / B);
-  const totalSteps = stepsPerEpoch * cfg.epochs;
-  emit({ type: 'start', kernel: kernel.name, parameters: model.parameterCount(), trainSize: train.size, valSize: val?.size ?? 0, testSize: splits.test?.size ?? 0, stepsPerEpoch, startEpoch, dataset: splits.description });
+    const B = cfg.batchSize;
+    const stepsPerEpoch = Math.ceil(train.size / B);
+    const totalSteps = stepsPerEpoch * cfg.epochs;
+    const evaluate = (ds: Dataset, halt?: () => boolean) => (dp ? evaluateDatasetParallel(dp, ds, Math.max(B, 64), halt) : Promise.resolve(evaluateDataset(model, ds, Math.max(B, 64), halt)));
+    emit({ type: 'start', kernel: kernel.name, parameters: model.parameterCount(), trainSize: train.size, valSize: val?.size ?? 0, testSize: splits.test?.size ?? 0, stepsPerEpoch, startEpoch, dataset: splits.description });
 
-  // Best weights kept in memory for the final test evaluation (after a resume: the saved best bundle).
-  let bestWeights: Float32Array[] | null = null;
-  if (startEpoch > 0 && existsSync(cfg.out)) bestWeights = (await loadBundle(cfg.out)).model.parameters().map((p) => p.value.slice());
+    // Best weights kept in memory for the final test evaluation (after a resume: the saved best bundle).
+    let bestWeights: Float32Array[] | null = null;
+    if (startEpoch > 0 && existsSync(cfg.out)) bestWeights = (await loadBundle(cfg.out)).model.parameters().map((p) => p.value.slice());
 
-  let trainSec = 0;
-  let trainSamples = 0;
-  let status: TrainResult['status'] = 'completed';
-  let lastMacReduction = NaN;
-  const order = new Uint32Array(train.size);
-  let buf: Batch | undefined;
+    let trainSec = 0;
+    let trainSamples = 0;
+    let status: TrainResult['status'] = 'completed';
+    let lastMacReduction = NaN;
+    const order = new Uint32Array(train.size);
+    let buf: Batch | undefined;
 
-  for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
-    const epoch0 = performance.now();
-    const rng = new Rng(epochSeed(cfg.seed, epoch));
-    const epochTrain = trainFor(epoch);
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    rng.shuffle(order);
-    let sumLoss = 0;
-    let sumCorrect = 0;
-    let sumAct = 0;
-    let seen = 0;
-    let ex = 0;
-    let de = 0;
-    const trainSecBefore = trainSec;
-    for (let s = 0; s < stepsPerEpoch; s++) {
+    for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+      const epoch0 = performance.now();
+      const rng = new Rng(epochSeed(cfg.seed, epoch));
+      const epochTrain = trainFor(epoch);
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      rng.shuffle(order);
+      let sumLoss = 0;
+      let sumCorrect = 0;
+      let sumAct = 0;
+      let seen = 0;
+      let ex = 0;
+      let de = 0;
+      const trainSecBefore = trainSec;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        if (stop()) {
+          status = 'cancelled';
+          break;
+        }
+        const t0 = performance.now();
+        const idx = order.subarray(s * B, Math.min(train.size, (s + 1) * B));
+        const b = (buf = assembleBatch(epochTrain, idx, buf));
+        const st = dp
+          ? await dp.lossAndGrad(b, cfg.regularisation, rng, epochSeed(epochSeed(cfg.seed, epoch), s))
+          : model.lossAndGrad(b.x, b.T, b.N, b.lengths, b.labels, cfg.regularisation, rng);
+        if (!Number.isFinite(st.loss)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${s + 1} (loss ${st.loss}); lower the learning rate or enable clipping`);
+        clipGradNorm(params, cfg.clipNorm);
+        const globalStep = epoch * stepsPerEpoch + s;
+        const lr = learningRate(cfg.schedule, cfg.lr, globalStep, stepsPerEpoch, totalSteps);
+        adam.update(lr);
+        model.clampThresholds();
+        const dt = (performance.now() - t0) / 1000;
+        trainSec += dt;
+        trainSamples += b.N;
+        sumLoss += st.loss * b.N;
+        sumCorrect += st.correct;
+        sumAct += st.activity * b.N;
+        seen += b.N;
+        ex += st.macsExecuted;
+        de += st.macsDense;
+        if ((s + 1) % cfg.progressEvery === 0 || s + 1 === stepsPerEpoch) {
+          const sps = trainSamples / Math.max(1e-9, trainSec);
+          const remainingSteps = totalSteps - (globalStep + 1);
+          emit({ type: 'progress', epoch: epoch + 1, step: s + 1, stepsPerEpoch, loss: sumLoss / seen, accuracy: sumCorrect / seen, activity: sumAct / seen, lr, samplesPerSec: sps, etaSec: (remainingSteps * B) / sps });
+        }
+        // Let the event loop deliver messages (progress to the parent, cancel requests) between batches.
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      if (status === 'cancelled') break;
+
+      const v = val ? await evaluate(val, stop) : null;
       if (stop()) {
         status = 'cancelled';
         break;
       }
-      const t0 = performance.now();
-      const idx = order.subarray(s * B, Math.min(train.size, (s + 1) * B));
-      const b = (buf = assembleBatch(epochTrain, idx, buf));
-      const st = model.lossAndGrad(b.x, b.T, b.N, b.lengths, b.labels, cfg.regularisation, rng);
-      if (!Number.isFinite(st.loss)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${s + 1} (loss ${st.loss}); lower the learning rate or enable clipping`);
-      clipGradNorm(params, cfg.clipNorm);
-      const globalStep = epoch * stepsPerEpoch + s;
-      const lr = learningRate(cfg.schedule, cfg.lr, globalStep, stepsPerEpoch, totalSteps);
-      adam.update(lr);
-      model.clampThresholds();
-      const dt = (performance.now() - t0) / 1000;
-      trainSec += dt;
-      trainSamples += b.N;
-      sumLoss += st.loss * b.N;
-      sumCorrect += st.correct;
-      sumAct += st.activity * b.N;
-      seen += b.N;
-      ex += st.macsExecuted;
-      de += st.macsDense;
-      if ((s + 1) % cfg.progressEvery === 0 || s + 1 === stepsPerEpoch) {
-        const sps = trainSamples / Math.max(1e-9, trainSec);
-        const remainingSteps = totalSteps - (globalStep + 1);
-        emit({ type: 'progress', epoch: epoch + 1, step: s + 1, stepsPerEpoch, loss: sumLoss / seen, accuracy: sumCorrect / seen, activity: sumAct / seen, lr, samplesPerSec: sps, etaSec: (remainingSteps * B) / sps });
+      lastMacReduction = v ? v.macsDense / Math.max(1, v.macsExecuted) : de / Math.max(1, ex);
+      const trainLoss = sumLoss / Math.max(1, seen);
+      const rec: EpochRecord = {
+        epoch: epoch + 1,
+        trainLoss,
+        trainAccuracy: sumCorrect / Math.max(1, seen),
+        valLoss: v ? v.loss : null,
+        valAccuracy: v ? v.accuracy : null,
+        activity: v ? v.activity : sumAct / Math.max(1, seen),
+        macReduction: lastMacReduction,
+        samplesPerSec: seen / Math.max(1e-9, trainSec - trainSecBefore),
+        seconds: (performance.now() - epoch0) / 1000,
+        lr: learningRate(cfg.schedule, cfg.lr, (epoch + 1) * stepsPerEpoch - 1, stepsPerEpoch, totalSteps),
+      };
+      history.push(rec);
+      // Selection: validation accuracy (ties → lower validation loss); without a validation split, training loss.
+      const better = v ? v.accuracy > bestVal || (v.accuracy === bestVal && v.loss < bestLoss) : trainLoss < bestLoss;
+      if (better) {
+        bestVal = v ? v.accuracy : -Infinity;
+        bestLoss = v ? v.loss : trainLoss;
+        bestEpoch = epoch + 1;
+        sinceBest = 0;
+        bestWeights = params.map((p) => p.value.slice());
+        await saveBundle(cfg.out, model, makeMeta(cfg, splits.preprocessing, splits.train.classNames, splits.description, kernel.name, history, bestEpoch, rec, trainSamples / Math.max(1e-9, trainSec)));
+      } else sinceBest++;
+      emit({ type: 'epoch', ...rec, best: better });
+      await saveCheckpoint(ckptDir, model, makeMeta(cfg, splits.preprocessing, splits.train.classNames, splits.description, kernel.name, history, epoch + 1, rec, rec.samplesPerSec), adam.exportState(), {
+        epochsCompleted: epoch + 1,
+        history,
+        bestEpoch,
+        bestValAccuracy: Number.isFinite(bestVal) ? bestVal : null,
+        bestLoss,
+        epochsSinceBest: sinceBest,
+      });
+      emit({ type: 'checkpoint', epoch: epoch + 1, dir: ckptDir });
+      if (cfg.patience > 0 && sinceBest >= cfg.patience && epoch + 1 < cfg.epochs) {
+        status = 'early-stopped';
+        break;
       }
-      // Let the event loop deliver messages (progress to the parent, cancel requests) between batches.
-      await new Promise<void>((r) => setImmediate(r));
     }
-    if (status === 'cancelled') break;
 
-    const v = val ? evaluateDataset(model, val, Math.max(B, 64), stop) : null;
-    if (stop()) {
-      status = 'cancelled';
-      break;
+    const epochsCompleted = history.length;
+    let test: TrainResult['test'] = null;
+    if (status !== 'cancelled' && splits.test && bestWeights) {
+      // Evaluate the SELECTED model once on the held-out test data.
+      params.forEach((p, i) => p.value.set(bestWeights![i]));
+      const t = await evaluate(splits.test, undefined);
+      test = { accuracy: t.accuracy, loss: t.loss, activity: t.activity, macReduction: t.macsDense / Math.max(1, t.macsExecuted), samples: t.samples };
+      await updateBundleMeta(cfg.out, (m) => {
+        m.metrics.testAccuracy = test!.accuracy;
+        m.metrics.testLoss = test!.loss;
+        m.metrics.activity = test!.activity;
+        m.metrics.macReduction = test!.macReduction;
+        m.metrics.evaluatedOn = `${splits.test!.name} (${t.samples} samples, held out)`;
+        return m;
+      });
     }
-    lastMacReduction = v ? v.macsDense / Math.max(1, v.macsExecuted) : de / Math.max(1, ex);
-    const trainLoss = sumLoss / Math.max(1, seen);
-    const rec: EpochRecord = {
-      epoch: epoch + 1,
-      trainLoss,
-      trainAccuracy: sumCorrect / Math.max(1, seen),
-      valLoss: v ? v.loss : null,
-      valAccuracy: v ? v.accuracy : null,
-      activity: v ? v.activity : sumAct / Math.max(1, seen),
-      macReduction: lastMacReduction,
-      samplesPerSec: seen / Math.max(1e-9, trainSec - trainSecBefore),
-      seconds: (performance.now() - epoch0) / 1000,
-      lr: learningRate(cfg.schedule, cfg.lr, (epoch + 1) * stepsPerEpoch - 1, stepsPerEpoch, totalSteps),
-    };
-    history.push(rec);
-    // Selection: validation accuracy (ties → lower validation loss); without a validation split, training loss.
-    const better = v ? v.accuracy > bestVal || (v.accuracy === bestVal && v.loss < bestLoss) : trainLoss < bestLoss;
-    if (better) {
-      bestVal = v ? v.accuracy : -Infinity;
-      bestLoss = v ? v.loss : trainLoss;
-      bestEpoch = epoch + 1;
-      sinceBest = 0;
-      bestWeights = params.map((p) => p.value.slice());
-      await saveBundle(cfg.out, model, makeMeta(cfg, splits.preprocessing, splits.train.classNames, splits.description, kernel.name, history, bestEpoch, rec, trainSamples / Math.max(1e-9, trainSec)));
-    } else sinceBest++;
-    emit({ type: 'epoch', ...rec, best: better });
-    await saveCheckpoint(ckptDir, model, makeMeta(cfg, splits.preprocessing, splits.train.classNames, splits.description, kernel.name, history, epoch + 1, rec, rec.samplesPerSec), adam.exportState(), {
-      epochsCompleted: epoch + 1,
-      history,
+    const result: TrainResult = {
+      status,
+      epochsCompleted,
       bestEpoch,
       bestValAccuracy: Number.isFinite(bestVal) ? bestVal : null,
-      bestLoss,
-      epochsSinceBest: sinceBest,
-    });
-    emit({ type: 'checkpoint', epoch: epoch + 1, dir: ckptDir });
-    if (cfg.patience > 0 && sinceBest >= cfg.patience && epoch + 1 < cfg.epochs) {
-      status = 'early-stopped';
-      break;
-    }
+      test,
+      samplesPerSec: trainSamples / Math.max(1e-9, trainSec),
+      macReduction: test ? test.macReduction : lastMacReduction,
+      activity: test ? test.activity : (history.find((h) => h.epoch === bestEpoch)?.activity ?? null),
+      bundleDir: cfg.out,
+      checkpointDir: ckptDir,
+      wallSec: (performance.now() - wall0) / 1000,
+      kernel: kernel.name,
+    };
+    emit({ type: 'done', result });
+    return result;
+  } finally {
+    await dp?.close();
   }
-
-  const epochsCompleted = history.length;
-  let test: TrainResult['test'] = null;
-  if (status !== 'cancelled' && splits.test && bestWeights) {
-    // Evaluate the SELECTED model once on the held-out test data.
-    params.forEach((p, i) => p.value.set(bestWeights![i]));
-    const t = evaluateDataset(model, splits.test, Math.max(B, 64));
-    test = { accuracy: t.accuracy, loss: t.loss, activity: t.activity, macReduction: t.macsDense / Math.max(1, t.macsExecuted), samples: t.samples };
-    await updateBundleMeta(cfg.out, (m) => {
-      m.metrics.testAccuracy = test!.accuracy;
-      m.metrics.testLoss = test!.loss;
-      m.metrics.activity = test!.activity;
-      m.metrics.macReduction = test!.macReduction;
-      m.metrics.evaluatedOn = `${splits.test!.name} (${t.samples} samples, held out)`;
-      return m;
-    });
-  }
-  const result: TrainResult = {
-    status,
-    epochsCompleted,
-    bestEpoch,
-    bestValAccuracy: Number.isFinite(bestVal) ? bestVal : null,
-    test,
-    samplesPerSec: trainSamples / Math.max(1e-9, trainSec),
-    macReduction: test ? test.macReduction : lastMacReduction,
-    activity: test ? test.activity : (history.find((h) => h.epoch === bestEpoch)?.activity ?? null),
-    bundleDir: cfg.out,
-    checkpointDir: ckptDir,
-    wallSec: (performance.now() - wall0) / 1000,
-    kernel: kernel.name,
-  };
-  emit({ type: 'done', result });
-  return result;
 }
 
 function makeMeta(
