@@ -3,6 +3,7 @@
  * verbatim into a bundle's model.json, and inference must rebuild exactly the same pipeline from them.
  */
 
+import type { Pooling } from './readout.ts';
 import { checkFrontCnnConfig, type FrontCnnConfig } from './front-cnn.ts';
 
 export type { FrontCnnConfig };
@@ -27,8 +28,11 @@ export interface GestureModelConfig {
   frontCnn: FrontCnnConfig | null;
   /** Which EGRU output the readout reads: the trace (paper recipe, spec §8.1) or y. */
   readout: 'trace' | 'y';
-  /** 'mean': logits averaged over all valid steps (DVS recipe); 'last': the last step only (sMNIST recipe). */
-  pooling: 'mean' | 'last';
+  /**
+   * 'mean': logits averaged over all valid steps (DVS recipe); 'last': the last step only (sMNIST recipe); 'ramp':
+   * averaged with weights ∝ t + 1, so late steps count most (see `Pooling` in readout.ts).
+   */
+  pooling: Pooling;
   /** Pseudo-derivative height γ (spec §3). */
   gamma: number;
   /** Pseudo-derivative inverse half-width ε (spec §3; DVS 1.7, sMNIST 1.0). */
@@ -87,7 +91,7 @@ export function resolveModelConfig(c: Partial<GestureModelConfig> & { inputSize:
     if (i.channels * i.height * i.width !== r.inputSize) throw new RangeError(`model config: frontCnn input ${i.channels}×${i.height}×${i.width} ≠ inputSize ${r.inputSize}`);
   }
   if (r.readout !== 'trace' && r.readout !== 'y') throw new RangeError(`model config: readout must be 'trace' or 'y', got ${String(r.readout)}`);
-  if (r.pooling !== 'mean' && r.pooling !== 'last') throw new RangeError(`model config: pooling must be 'mean' or 'last', got ${String(r.pooling)}`);
+  if (r.pooling !== 'mean' && r.pooling !== 'last' && r.pooling !== 'ramp') throw new RangeError(`model config: pooling must be 'mean', 'last' or 'ramp', got ${String(r.pooling)}`);
   if (!(r.gamma >= 0)) throw new RangeError(`model config: gamma must be ≥ 0, got ${r.gamma}`);
   if (!(r.eps > 0)) throw new RangeError(`model config: eps must be > 0, got ${r.eps}`);
   if (!(r.thrMean > 0 && r.thrMean < 1)) throw new RangeError(`model config: thrMean must be in (0, 1), got ${r.thrMean}`);

@@ -6,8 +6,23 @@
  */
 import type { Float } from '../egru/types.ts';
 
-/** m[n, :] = mean over t < len[n] of src[t, n, :] ('mean') or src[len[n] − 1, n, :] ('last'). src is [T, N, H]. */
-export function poolTime<A extends Float>(src: A, T: number, N: number, H: number, lengths: Int32Array, mode: 'mean' | 'last', out: A): A {
+/**
+ * How the per-step values are reduced over time before the readout:
+ * - 'mean': the plain average over valid steps (spec §8.1, "logits averaged over time").
+ * - 'last': the last valid step (the paper's S-MNIST readout).
+ * - 'ramp': a weighted average with weights ∝ t + 1 (step t of L: 2(t+1)/(L(L+1))). For tasks whose evidence
+ *   only completes at the end (S-MNIST: the digit is known after its last row), a plain mean gives the final steps
+ *   1/L of the say each; 'last' gives early steps no direct gradient at all, so learning starts very slowly.
+ */
+export type Pooling = 'mean' | 'last' | 'ramp';
+
+/** Weight of step t in a sample of L valid steps (mean / ramp; 'last' is handled separately). */
+function stepWeight(mode: Pooling, t: number, L: number): number {
+  return mode === 'ramp' ? (2 * (t + 1)) / (L * (L + 1)) : 1 / L;
+}
+
+/** m[n, :] = Σ_t w_t·src[t, n, :] over t < len[n] (w per `Pooling`) or src[len[n] − 1, n, :] ('last'). src is [T, N, H]. */
+export function poolTime<A extends Float>(src: A, T: number, N: number, H: number, lengths: Int32Array, mode: Pooling, out: A): A {
   out.fill(0);
   for (let n = 0; n < N; n++) {
     const L = lengths[n];
@@ -16,20 +31,26 @@ export function poolTime<A extends Float>(src: A, T: number, N: number, H: numbe
     if (mode === 'last') {
       const s = ((L - 1) * N + n) * H;
       for (let j = 0; j < H; j++) out[o + j] = src[s + j];
-    } else {
+    } else if (mode === 'mean') {
       for (let t = 0; t < L; t++) {
         const s = (t * N + n) * H;
         for (let j = 0; j < H; j++) out[o + j] += src[s + j];
       }
       const inv = 1 / L;
       for (let j = 0; j < H; j++) out[o + j] *= inv;
+    } else {
+      for (let t = 0; t < L; t++) {
+        const s = (t * N + n) * H;
+        const w = stepWeight(mode, t, L);
+        for (let j = 0; j < H; j++) out[o + j] += w * src[s + j];
+      }
     }
   }
   return out;
 }
 
 /** Adjoint of poolTime: scatters dm [N, H] back onto dSrc [T, N, H] (overwrites dSrc). */
-export function poolTimeBackward<A extends Float>(dm: A, T: number, N: number, H: number, lengths: Int32Array, mode: 'mean' | 'last', dSrc: A): A {
+export function poolTimeBackward<A extends Float>(dm: A, T: number, N: number, H: number, lengths: Int32Array, mode: Pooling, dSrc: A): A {
   dSrc.fill(0);
   for (let n = 0; n < N; n++) {
     const L = lengths[n];
@@ -38,10 +59,10 @@ export function poolTimeBackward<A extends Float>(dm: A, T: number, N: number, H
       const s = ((L - 1) * N + n) * H;
       for (let j = 0; j < H; j++) dSrc[s + j] = dm[o + j];
     } else {
-      const inv = 1 / L;
       for (let t = 0; t < L; t++) {
         const s = (t * N + n) * H;
-        for (let j = 0; j < H; j++) dSrc[s + j] = dm[o + j] * inv;
+        const w = stepWeight(mode, t, L);
+        for (let j = 0; j < H; j++) dSrc[s + j] = dm[o + j] * w;
       }
     }
   }

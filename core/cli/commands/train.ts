@@ -32,7 +32,7 @@ model
                           projects the sparse frames directly)
   --front-cnn C1,C2[:K[:P]]  CNN front end from tfjs layers on each frame: Conv2D(K×K, C_i channels) → ReLU →
                           MaxPool(P) per block (default K=3, P=2), flattened into the EGRU (paper-like)
-  --readout trace|y       --pooling mean|last      --gamma G   --eps E   --thr-mean M   --zoneout P
+  --readout trace|y       --pooling mean|last|ramp     --gamma G   --eps E   --thr-mean M   --zoneout P
 optimisation
   --epochs N  --batch N  --lr X  --seed N  --clip X (0 = off)  --weight-decay X  --freeze-thresholds
   --schedule constant | step:EVERY_EPOCHS:GAMMA | cosine[:MIN_LR[:WARMUP_STEPS]]

@@ -70,6 +70,21 @@ describe('GestureModel gradients (float64 reference kernel, γ = 0 so finite dif
     expect(fw.grad.some((g) => Math.abs(g) > 1e-6)).toBe(true);
   });
 
+  it('ramp pooling (weights ∝ t + 1 over each sample’s own steps) on the trace', () => {
+    const s = setup({ pooling: 'ramp', readout: 'trace' });
+    const r = gradCheck(s.model, s.x, s.T, s.N, s.lengths, s.labels);
+    expect(r.maxGrad).toBeGreaterThan(1e-3);
+    expect(r.maxErr).toBeLessThan(1e-7);
+    // The pooled vector is the hand-weighted sum: sample 1 has 4 steps → weights 1,2,3,4 / 10.
+    const f = s.model.forward(s.x, s.T, s.N, s.lengths, false);
+    const H = f.layers[1].H;
+    for (let j = 0; j < H; j++) {
+      let want = 0;
+      for (let t = 0; t < 4; t++) want += ((t + 1) / 10) * f.layers[1].tr[(t * s.N + 1) * H + j];
+      expect(f.pooled[H + j]).toBeCloseTo(want, 12);
+    }
+  });
+
   it('padding after a sample’s length changes nothing', () => {
     const s = setup({ pooling: 'mean' });
     const a = s.model.evaluate(s.x, s.T, s.N, s.lengths, s.labels);
