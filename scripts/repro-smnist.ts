@@ -77,6 +77,7 @@ export const SMNIST_FULL: Omit<TrainConfig, 'out'> = {
   lr: 5e-3,
   schedule: { kind: 'cosine', minLr: 1e-4, warmupSteps: 0 },
   clipNorm: 0.25,
+  sampleClipNorm: 0,
   weightDecay: 0,
   trainThresholds: true,
   regularisation: { rateLambda: 0, rateTarget: 0.05, stateLambda: 0 },
@@ -133,6 +134,7 @@ async function main(): Promise<void> {
   if (flags.kernel) overrides.kernel = flags.kernel as TrainConfig['kernel'];
   if (flags.workers) overrides.workers = Number(flags.workers);
   if (flags.clip) overrides.clipNorm = Number(flags.clip);
+  if (flags['sample-clip']) overrides.sampleClipNorm = Number(flags['sample-clip']);
   if (flags.wd) overrides.weightDecay = Number(flags.wd);
   if (flags['freeze-thr']) overrides.trainThresholds = false;
   if (flags['min-lr']) overrides.schedule = { kind: 'cosine', minLr: Number(flags['min-lr']), warmupSteps: 0 };

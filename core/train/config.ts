@@ -29,6 +29,11 @@ export interface TrainConfig {
   schedule: LrSchedule;
   /** Global gradient-norm clip (0 = off). */
   clipNorm: number;
+  /**
+   * Per-sample gradient-norm clip (0 = off): each sequence's gradient is clipped to this norm before the batch mean
+   * (core/train/sample-clip.ts), so one sequence whose BPTT explodes cannot set a whole step. Applied before `clipNorm`.
+   */
+  sampleClipNorm: number;
   /** AdamW decoupled weight decay on weights (0 = plain Adam). */
   weightDecay: number;
   /** Train thresholds (false freezes θ, as the LM recipes do). */
@@ -65,6 +70,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'dataset' | 'out'> = {
   lr: 1e-3,
   schedule: { kind: 'constant' },
   clipNorm: 1,
+  sampleClipNorm: 0,
   weightDecay: 0,
   trainThresholds: true,
   regularisation: { rateLambda: 0, rateTarget: 0.05, stateLambda: 0 },
@@ -91,6 +97,7 @@ export function resolveTrainConfig(c: Partial<TrainConfig> & Pick<TrainConfig, '
   if (!Number.isInteger(r.batchSize) || r.batchSize < 1) throw bad('batchSize', r.batchSize, 'an integer ≥ 1');
   if (!(r.lr > 0)) throw bad('lr', r.lr, '> 0');
   if (!(r.clipNorm >= 0)) throw bad('clipNorm', r.clipNorm, '≥ 0');
+  if (!(r.sampleClipNorm >= 0)) throw bad('sampleClipNorm', r.sampleClipNorm, '≥ 0');
   if (!(r.weightDecay >= 0)) throw bad('weightDecay', r.weightDecay, '≥ 0');
   if (!(r.valFraction >= 0 && r.valFraction < 1)) throw bad('valFraction', r.valFraction, 'in [0, 1)');
   if (!Number.isInteger(r.patience) || r.patience < 0) throw bad('patience', r.patience, 'an integer ≥ 0');

@@ -17,6 +17,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Batch } from './dataset.ts';
+import { sliceBatch } from './dataset.ts';
+import { SampleClipper } from './sample-clip.ts';
 import type { ActivityRegularisation, ModelParts, StepStats } from '../model/gesture-model.ts';
 import { GestureModel } from '../model/gesture-model.ts';
 import type { GestureModelConfig } from '../model/config.ts';
@@ -33,7 +35,7 @@ export interface ShardWorkerInit {
 }
 
 export type ShardRequest =
-  | { type: 'step'; x: Float32Array; T: number; N: number; lengths: Int32Array; labels: Int32Array; reg: ActivityRegularisation; seed: number }
+  | { type: 'step'; x: Float32Array; T: number; N: number; C: number; lengths: Int32Array; labels: Int32Array; reg: ActivityRegularisation; seed: number; sampleClip: number }
   | { type: 'eval'; x: Float32Array; T: number; N: number; lengths: Int32Array; labels: Int32Array };
 
 export type ShardReply = { type: 'ready' } | { type: 'stats'; stats: StepStats } | { type: 'error'; message: string; stack?: string };
@@ -142,20 +144,6 @@ class ShardWorker {
   }
 }
 
-/** Copies the rows of shard [a, b) of a [T, N, C] batch into a new [T', b−a, C] batch (T' = the shard's longest). */
-export function sliceBatch(b: Batch, a: number, e: number): Batch {
-  const n = e - a;
-  const lengths = b.lengths.slice(a, e);
-  const labels = b.labels.slice(a, e);
-  let T = 0;
-  for (let i = 0; i < n; i++) T = Math.max(T, lengths[i]);
-  T = Math.min(T, b.T);
-  const C = b.C;
-  const x = new Float32Array(T * n * C);
-  for (let t = 0; t < T; t++) x.set(b.x.subarray((t * b.N + a) * C, (t * b.N + e) * C), t * n * C);
-  return { T, N: n, C, x, lengths, labels };
-}
-
 function combine(stats: StepStats[], sizes: number[]): StepStats {
   const N = sizes.reduce((s, v) => s + v, 0);
   const out: StepStats = { loss: 0, ce: 0, reg: 0, correct: 0, activity: 0, macsExecuted: 0, macsDense: 0 };
@@ -177,10 +165,14 @@ function combine(stats: StepStats[], sizes: number[]): StepStats {
  * the total number of threads including the caller's: 2 starts one worker thread.
  */
 export class DataParallel {
+  private readonly clipper: SampleClipper;
+
   private constructor(
     readonly model: GestureModel,
     private readonly workers: ShardWorker[],
-  ) {}
+  ) {
+    this.clipper = new SampleClipper(model);
+  }
 
   /** Threads used per step, the caller's included. */
   get threads(): number {
@@ -218,19 +210,20 @@ export class DataParallel {
 
   /**
    * One training step's maths on a batch: the same contract as `GestureModel.lossAndGrad` (every parameter's `grad`
-   * overwritten with the batch-mean gradient), with the shards computed concurrently.
+   * overwritten with the batch-mean gradient), with the shards computed concurrently. `sampleClip` > 0 clips each
+   * sample's gradient first (./sample-clip.ts).
    */
-  async lossAndGrad(b: Batch, reg: ActivityRegularisation, rng: Rng, stepSeed: number): Promise<StepStats> {
+  async lossAndGrad(b: Batch, reg: ActivityRegularisation, rng: Rng, stepSeed: number, sampleClip = 0): Promise<StepStats> {
     const ranges = shardRanges(b.N, this.threads);
-    if (ranges.length === 1) return this.model.lossAndGrad(b.x, b.T, b.N, b.lengths, b.labels, reg, rng);
+    const local = (s: Batch) => (sampleClip > 0 ? this.clipper.lossAndGrad(s, reg, rng, sampleClip) : this.model.lossAndGrad(s.x, s.T, s.N, s.lengths, s.labels, reg, rng));
+    if (ranges.length === 1) return local(b);
     const shards = ranges.map(([a, e]) => sliceBatch(b, a, e));
     const remote = shards.slice(1).map((s, i) =>
-      this.workers[i].request({ type: 'step', x: s.x, T: s.T, N: s.N, lengths: s.lengths, labels: s.labels, reg, seed: (stepSeed + i + 1) >>> 0 }),
+      this.workers[i].request({ type: 'step', x: s.x, T: s.T, N: s.N, C: s.C, lengths: s.lengths, labels: s.labels, reg, seed: (stepSeed + i + 1) >>> 0, sampleClip }),
     );
-    const s0 = shards[0];
-    let local: StepStats;
+    let mine: StepStats;
     try {
-      local = this.model.lossAndGrad(s0.x, s0.T, s0.N, s0.lengths, s0.labels, reg, rng);
+      mine = local(shards[0]);
     } catch (e) {
       await Promise.allSettled(remote);
       throw e;
@@ -250,7 +243,7 @@ export class DataParallel {
       }
       off += g.length;
     }
-    return combine([local, ...others], sizes);
+    return combine([mine, ...others], sizes);
   }
 
   /** Loss, accuracy and activity of a batch without gradients, shards computed concurrently (as `GestureModel.evaluate`). */

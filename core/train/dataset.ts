@@ -160,3 +160,17 @@ export class InMemoryDataset implements Dataset {
     return { kind: 'dense', T: this.length(i), frames: this.frames[i], label: this.labels[i] };
   }
 }
+
+/** Copies the rows of shard [a, b) of a [T, N, C] batch into a new [T', b−a, C] batch (T' = the shard's longest). */
+export function sliceBatch(b: Batch, a: number, e: number): Batch {
+  const n = e - a;
+  const lengths = b.lengths.slice(a, e);
+  const labels = b.labels.slice(a, e);
+  let T = 0;
+  for (let i = 0; i < n; i++) T = Math.max(T, lengths[i]);
+  T = Math.min(T, b.T);
+  const C = b.C;
+  const x = new Float32Array(T * n * C);
+  for (let t = 0; t < T; t++) x.set(b.x.subarray((t * b.N + a) * C, (t * b.N + e) * C), t * n * C);
+  return { T, N: n, C, x, lengths, labels };
+}

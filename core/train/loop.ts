@@ -32,6 +32,7 @@ import { getEgruKernel } from '../egru/kernels.ts';
 import { Rng } from '../util/rng.ts';
 import type { StepStats } from '../model/gesture-model.ts';
 import { DataParallel, shareModelParameters } from './data-parallel.ts';
+import { SampleClipper } from './sample-clip.ts';
 
 export interface ProgressEvent {
   type: 'progress';
@@ -216,6 +217,7 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
   }
   try {
     const params = model.parameters();
+    const clipper = cfg.sampleClipNorm > 0 ? new SampleClipper(model) : null;
     const frozen = new Set(cfg.trainThresholds ? [] : params.filter((p) => p.kind === 'threshold').map((p) => p.name));
     const adam = new Adam(params, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: cfg.weightDecay }, frozen);
     if (optimiserState) adam.importState(optimiserState);
@@ -259,8 +261,10 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
         const idx = order.subarray(s * B, Math.min(train.size, (s + 1) * B));
         const b = (buf = assembleBatch(epochTrain, idx, buf));
         const st = dp
-          ? await dp.lossAndGrad(b, cfg.regularisation, rng, epochSeed(epochSeed(cfg.seed, epoch), s))
-          : model.lossAndGrad(b.x, b.T, b.N, b.lengths, b.labels, cfg.regularisation, rng);
+          ? await dp.lossAndGrad(b, cfg.regularisation, rng, epochSeed(epochSeed(cfg.seed, epoch), s), cfg.sampleClipNorm)
+          : clipper
+            ? clipper.lossAndGrad(b, cfg.regularisation, rng, cfg.sampleClipNorm)
+            : model.lossAndGrad(b.x, b.T, b.N, b.lengths, b.labels, cfg.regularisation, rng);
         if (!Number.isFinite(st.loss)) throw new Error(`training diverged at epoch ${epoch + 1}, step ${s + 1} (loss ${st.loss}); lower the learning rate or enable clipping`);
         clipGradNorm(params, cfg.clipNorm);
         const globalStep = epoch * stepsPerEpoch + s;

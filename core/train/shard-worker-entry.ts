@@ -8,6 +8,7 @@ import { GestureModel } from '../model/gesture-model.ts';
 import { getEgruKernel } from '../egru/kernels.ts';
 import type { KernelPreference } from '../egru/kernels.ts';
 import { Rng } from '../util/rng.ts';
+import { SampleClipper } from './sample-clip.ts';
 import type { ShardReply, ShardRequest, ShardWorkerInit } from './data-parallel.ts';
 
 const port = parentPort!;
@@ -24,12 +25,14 @@ try {
   if (kernel.name !== init.kernel) throw new Error(`kernel ${init.kernel} is not available in this worker (got ${kernel.name})`);
   const model = new GestureModel(init.config, init.parts, kernel, Float32Array);
   const params = model.parameters();
+  const clipper = new SampleClipper(model);
   const total = params.reduce((s, p) => s + p.value.length, 0);
   if (init.grads.length !== total) throw new Error(`gradient buffer holds ${init.grads.length} values, the model has ${total}`);
   port.on('message', (m: ShardRequest) => {
     try {
       if (m.type === 'step') {
-        const stats = model.lossAndGrad(m.x, m.T, m.N, m.lengths, m.labels, m.reg, new Rng(m.seed));
+        const rng = new Rng(m.seed);
+        const stats = m.sampleClip > 0 ? clipper.lossAndGrad(m, m.reg, rng, m.sampleClip) : model.lossAndGrad(m.x, m.T, m.N, m.lengths, m.labels, m.reg, rng);
         let off = 0;
         for (const p of params) {
           init.grads.set(p.grad, off);

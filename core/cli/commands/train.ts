@@ -35,12 +35,14 @@ model
   --readout trace|y       --pooling mean|last|ramp     --gamma G   --eps E   --thr-mean M   --zoneout P
 optimisation
   --epochs N  --batch N  --lr X  --seed N  --clip X (0 = off)  --weight-decay X  --freeze-thresholds
+  --sample-clip X         clip each sequence's gradient to norm X before the batch mean (0 = off)
   --schedule constant | step:EVERY_EPOCHS:GAMMA | cosine[:MIN_LR[:WARMUP_STEPS]]
   --reg-rate L[:TARGET]   λ·(mean o − target)² activity regulariser (surrogate gradient)
   --reg-state L           λ·mean(c) (the DVS recipe's active term)
   --val F                 validation fraction of the training data (default 0.1)
   --patience N            early stopping after N epochs without improvement (0 = off)
   --kernel auto|native|native-dense|reference|reference-dense
+  --workers N             threads per step (each batch split into N shards of whole samples; default 1)
   --in-process            train on this thread instead of a worker
   --json                  print the result as JSON
 
@@ -132,9 +134,11 @@ export async function configFromArgs(args: string[]): Promise<{ config: TrainCon
   t('lr', 'lr');
   t('seed', 'seed');
   t('clip', 'clipNorm');
+  t('sample-clip', 'sampleClipNorm');
   t('weight-decay', 'weightDecay');
   t('val', 'valFraction');
   t('patience', 'patience');
+  t('workers', 'workers');
   if (flags['freeze-thresholds']) c.trainThresholds = false;
   if (typeof flags.schedule === 'string') c.schedule = parseSchedule(flags.schedule);
   if (typeof flags.kernel === 'string') c.kernel = flags.kernel;
