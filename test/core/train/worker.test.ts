@@ -32,6 +32,19 @@ describe('training in a worker thread', () => {
     expect(events[events.length - 1].type).toBe('done');
   });
 
+  it('a worker job can itself split batches over shard workers (workers: 2), and cancelling it stops them', async () => {
+    const job = startTrainingWorker({ ...config('shards', 2), workers: 2, kernel: 'reference' as const });
+    const r = await job.result;
+    expect(r.status).toBe('completed');
+    expect(r.test!.accuracy).toBeGreaterThan(0.5);
+    const ac = new AbortController();
+    const long = startTrainingWorker({ ...config('shards-cancel', 1000), workers: 2 }, { signal: ac.signal });
+    long.onEvent((e) => {
+      if (e.type === 'progress' && e.step === 3) ac.abort();
+    });
+    expect((await long.result).status).toBe('cancelled'); // resolves only after the shard workers have closed
+  });
+
   it('cancels within one batch, leaving the last complete checkpoint', async () => {
     const ac = new AbortController();
     const job = startTrainingWorker(config('cancel', 1000), { signal: ac.signal });
