@@ -100,65 +100,51 @@ interface EvalStats {
 
 /** Loss, accuracy, activity and MACs of `model` over a dataset (no gradients). */
 export function evaluateDataset(model: GestureModel, ds: Dataset, batchSize: number, shouldStop?: () => boolean): EvalStats {
-  return evaluateBatches(ds, batchSize, shouldStop, (b) => model.evaluate(b.x, b.T, b.N, b.lengths, b.labels));
+  const sum = new EvalSum();
+  for (const b of batchesOf(ds, batchSize, shouldStop)) sum.add(model.evaluate(b.x, b.T, b.N, b.lengths, b.labels), b.N);
+  return sum.result(ds.size);
 }
 
 /** `evaluateDataset` with every batch split across the threads of `dp` (same results up to summation order). */
 export async function evaluateDatasetParallel(dp: DataParallel, ds: Dataset, batchSize: number, shouldStop?: () => boolean): Promise<EvalStats> {
-  const pending: Promise<StepStats>[] = [];
-  const sizes: number[] = [];
-  // The batches are evaluated one after another (the shard workers take one request at a time); collecting the
-  // per-batch promises keeps the sum in batch order.
-  let chain: Promise<unknown> = Promise.resolve();
-  evaluateBatches(ds, batchSize, shouldStop, (b) => {
-    const copy = { ...b, x: b.x.slice(), lengths: b.lengths.slice(), labels: b.labels.slice() };
-    const p = chain.then(() => dp.evaluate(copy));
-    chain = p;
-    pending.push(p);
-    sizes.push(b.N);
-    return null;
-  });
-  const stats = await Promise.all(pending);
-  let loss = 0;
-  let correct = 0;
-  let act = 0;
-  let ex = 0;
-  let de = 0;
-  stats.forEach((r, i) => {
-    loss += r.loss * sizes[i];
-    correct += r.correct;
-    act += r.activity * sizes[i];
-    ex += r.macsExecuted;
-    de += r.macsDense;
-  });
-  const N = Math.max(1, ds.size);
-  return { loss: loss / N, accuracy: correct / N, activity: act / N, macsExecuted: ex, macsDense: de, samples: ds.size };
+  const sum = new EvalSum();
+  // dp.evaluate copies its shards out of the batch before it awaits, so the reused batch buffer is free again.
+  for (const b of batchesOf(ds, batchSize, shouldStop)) sum.add(await dp.evaluate(b), b.N);
+  return sum.result(ds.size);
 }
 
-/** Walks a dataset in batches of `batchSize`; sums what `run` returns (null: the caller sums it itself). */
-function evaluateBatches(ds: Dataset, batchSize: number, shouldStop: (() => boolean) | undefined, run: (b: Batch) => StepStats | null): EvalStats {
-  let loss = 0;
-  let correct = 0;
-  let act = 0;
-  let ex = 0;
-  let de = 0;
+/** The dataset in order, `batchSize` samples at a time, in one reused buffer; stops early when `shouldStop` says so. */
+function* batchesOf(ds: Dataset, batchSize: number, shouldStop?: () => boolean): Generator<Batch> {
   let buf: Batch | undefined;
   const idx = new Uint32Array(batchSize);
   for (let s = 0; s < ds.size; s += batchSize) {
-    if (shouldStop?.()) break;
+    if (shouldStop?.()) return;
     const n = Math.min(batchSize, ds.size - s);
     for (let k = 0; k < n; k++) idx[k] = s + k;
-    const b = (buf = assembleBatch(ds, idx.subarray(0, n), buf));
-    const r = run(b);
-    if (!r) continue;
-    loss += r.loss * n;
-    correct += r.correct;
-    act += r.activity * n;
-    ex += r.macsExecuted;
-    de += r.macsDense;
+    yield (buf = assembleBatch(ds, idx.subarray(0, n), buf));
   }
-  const N = Math.max(1, ds.size);
-  return { loss: loss / N, accuracy: correct / N, activity: act / N, macsExecuted: ex, macsDense: de, samples: ds.size };
+}
+
+/** Sample-weighted sums of per-batch statistics. */
+class EvalSum {
+  private loss = 0;
+  private correct = 0;
+  private act = 0;
+  private ex = 0;
+  private de = 0;
+
+  add(r: StepStats, n: number): void {
+    this.loss += r.loss * n;
+    this.correct += r.correct;
+    this.act += r.activity * n;
+    this.ex += r.macsExecuted;
+    this.de += r.macsDense;
+  }
+
+  result(samples: number): EvalStats {
+    const N = Math.max(1, samples);
+    return { loss: this.loss / N, accuracy: this.correct / N, activity: this.act / N, macsExecuted: this.ex, macsDense: this.de, samples };
+  }
 }
 
 /** Trains as `config` says. Resolves with the outcome (also sent as the final 'done' event). */
