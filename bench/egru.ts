@@ -19,6 +19,10 @@
  *   at H = 1024, N = 16 (minutes per run) and runs 3 times (2 at H = 1024; 1 with --quick, N = 1 only).
  * - Native 2-thread figures are for N = 16 only (threads split the batch in forward, the units in backward); one
  *   sample runs on one thread. Times are wall-clock, so on a loaded machine the 2-thread rows suffer most.
+ * - "Training step" rows: one whole optimiser step's maths (model forward, loss, BPTT, readout gradients) of an
+ *   EGRU layer + Linear readout at H = 512, N = 16, 5 % input, 10 % activity, on 1 thread, with the kernels' own
+ *   2-thread split (batch in forward, units in backward: barriers every step), and with the batch split into two
+ *   shards of 8 sequences that run whole in two threads (core/train/data-parallel.ts, `workers: 2`). JSON: `training`.
  * - On a shared machine wall-clock medians also count the time this process was not scheduled. The native rows
  *   therefore carry CPU-time medians too (process user+system time of the call, all threads: for 2 threads it is the
  *   total work, spin-waiting in barriers included), with the sparse÷dense ratio of those ("cpu" column; JSON
@@ -32,6 +36,9 @@ import { loadNativeEgru, nativeEgruUnavailableReason, setNativeEgruThreads, type
 import { referenceKernel } from '../core/egru/reference.ts';
 import type { EgruKernel, EgruLayerParams } from '../core/egru/types.ts';
 import { Rng } from '../core/util/rng.ts';
+import { resolveModelConfig } from '../core/model/config.ts';
+import { initGestureModel } from '../core/model/init.ts';
+import { DataParallel, shareModelParameters } from '../core/train/data-parallel.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -417,6 +424,7 @@ async function main(): Promise<void> {
   log('(ratios: "sparse÷dense" = native-dense time / native-sparse time; "dense÷torch" = native-dense time / torch time, < 1 = faster than torch;');
   log(' "cpu": median CPU time of the call (all threads) and the sparse÷dense ratio of those, robust to time slicing on a shared machine)');
 
+  const training = await trainingStepRows(nat.sparse, QUICK ? 3 : 5);
   if (!QUICK) {
     log('');
     log('Peak memory, fwd(training)+bwd, T=100 N=16 H=1024 C=2048, fresh process (max RSS, incl. ~node baseline):');
@@ -429,7 +437,66 @@ async function main(): Promise<void> {
       if (t?.peakMiB) log(`  torch nn.GRU: ${t.peakMiB.toFixed(0)} MiB peak (python process, incl. torch import)`);
     }
   }
-  if (JSON_OUT) console.log(JSON.stringify({ results: rows }));
+  if (JSON_OUT) console.log(JSON.stringify({ results: rows, training }));
+}
+
+interface TrainingRow {
+  split: '1 thread' | 'kernel threads' | 'batch shards';
+  threads: number;
+  H: number;
+  N: number;
+  step_ms: number;
+  speedup: number;
+}
+
+/** Times one training step's maths (GestureModel.lossAndGrad) on 1 thread and split over 2 threads both ways. */
+async function trainingStepRows(kernel: EgruKernel<Float32Array>, runs: number): Promise<TrainingRow[]> {
+  const H = 512;
+  const N = 16;
+  const d = 0.05;
+  const p = makeParams(H, 1);
+  setNativeEgruThreads(1);
+  calibrate(kernel, p, N, d, 0.1);
+  const config = resolveModelConfig({ inputSize: C, numClasses: 11, hiddenSizes: [H], gamma: GAMMA, eps: EPS });
+  const model = shareModelParameters(initGestureModel(config, 1, kernel));
+  const layer = model.layers[0];
+  for (const k of ['kernel', 'recurrentKernel', 'bias', 'recurrentBias', 'theta'] as const) layer[k].set(p[k]);
+  const x = makeInput(N, d, 2);
+  const lengths = new Int32Array(N).fill(T);
+  const labels = Int32Array.from({ length: N }, (_, n) => n % 11);
+  const batch = { T, N, C, x, lengths, labels };
+  const reg = { rateLambda: 0, rateTarget: 0.05, stateLambda: 0 };
+  const dp = await DataParallel.start(model, 2);
+  const times: Record<TrainingRow['split'], number[]> = { '1 thread': [], 'kernel threads': [], 'batch shards': [] };
+  try {
+    await dp.lossAndGrad(batch, reg, new Rng(1), 1); // warm-up (both threads)
+    for (let i = 0; i < runs; i++) {
+      setNativeEgruThreads(1);
+      let t0 = performance.now();
+      model.lossAndGrad(x, T, N, lengths, labels, reg, new Rng(1));
+      times['1 thread'].push(performance.now() - t0);
+      setNativeEgruThreads(2, true); // force: the backward's size rule would keep one thread for small layers
+      t0 = performance.now();
+      model.lossAndGrad(x, T, N, lengths, labels, reg, new Rng(1));
+      times['kernel threads'].push(performance.now() - t0);
+      setNativeEgruThreads(1);
+      t0 = performance.now();
+      await dp.lossAndGrad(batch, reg, new Rng(1), 1);
+      times['batch shards'].push(performance.now() - t0);
+    }
+  } finally {
+    await dp.close();
+    setNativeEgruThreads(1);
+  }
+  const one = median(times['1 thread']);
+  const rows = (Object.keys(times) as TrainingRow['split'][]).map((split) => {
+    const ms = median(times[split]);
+    return { split, threads: split === '1 thread' ? 1 : 2, H, N, step_ms: ms, speedup: one / ms };
+  });
+  log('');
+  log(`Training step (model forward + loss + BPTT + readout gradients), H=${H} N=${N} T=${T} C=${C}, 5 % input, 10 % activity, native sparse, ${runs} runs:`);
+  for (const r of rows) log(`  ${r.split.padEnd(15)} ${r.threads} thr  ${fmt(r.step_ms, 1).padStart(7)} ms   ${r.speedup.toFixed(2)}× vs 1 thread`);
+  return rows;
 }
 
 await main();

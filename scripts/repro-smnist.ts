@@ -57,6 +57,9 @@
  *   - Gradient norms per step (H=64, batch 16, LR 2e−3, clip 0.25): the batch-mean norm grows from ≈ 0.3 to ≈ 4
  *     over epoch 2, with spikes to 8–174 that coincide with jumps in activity (7 % → 37 %).
  *     Per-sequence norms are 2–15, and in the spiking batches one or two sequences are at 85–320.
+ *   - LONG RUN (2026-12-01, 2 cores, `--pool ramp --batch 64 --lr 2e-3 --min-lr 2e-5 --epochs 250 --workers 2`): 83.3 % test
+ *     (best epoch 208, val 84.9 %), activity 40.3 %, MACs ÷1.17, 390 samples/s, 1 h 20 min — the best so far, still
+ *     below 90 %; validation 60 % (ep 30) → 65 % (60) → 80.5 % (160) → 84 % (190–250), spikes until ≈ ep 60.
  *   - Remedies tried, none better: skipping steps whose norm exceeds 4× the running median (validation 45.5 % vs
  *     58.5 % after 6 epochs); per-sample clipping at 5 or 2 (validation 24 % or 20 % vs 40 % after 2 epochs); 'ramp'
  *     pooling (weights ∝ t+1) learned faster in one pair of runs (54.8 % vs 40.1 % after 4 epochs), within the noise
