@@ -350,6 +350,23 @@ export class GestureModel<A extends Float = Float32Array> {
   }
 }
 
+/** Statistics of several sub-batches (shards, single samples) as one batch of their total size: means weighted by size. */
+export function combineStepStats(stats: StepStats[], sizes: number[]): StepStats {
+  const N = sizes.reduce((s, v) => s + v, 0);
+  const out: StepStats = { loss: 0, ce: 0, reg: 0, correct: 0, activity: 0, macsExecuted: 0, macsDense: 0 };
+  stats.forEach((s, i) => {
+    const w = sizes[i] / N;
+    out.loss += w * s.loss;
+    out.ce += w * s.ce;
+    out.reg += w * s.reg;
+    out.activity += w * s.activity;
+    out.correct += s.correct;
+    out.macsExecuted += s.macsExecuted;
+    out.macsDense += s.macsDense;
+  });
+  return out;
+}
+
 function addInto<A extends Float>(dst: A, src: Float): void {
   if (dst.length !== src.length) throw new RangeError(`gradient size ${src.length} ≠ ${dst.length}`);
   for (let i = 0; i < dst.length; i++) dst[i] += src[i];

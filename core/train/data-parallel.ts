@@ -20,7 +20,7 @@ import type { Batch } from './dataset.ts';
 import { sliceBatch } from './dataset.ts';
 import { SampleClipper } from './sample-clip.ts';
 import type { ActivityRegularisation, ModelParts, StepStats } from '../model/gesture-model.ts';
-import { GestureModel } from '../model/gesture-model.ts';
+import { GestureModel, combineStepStats } from '../model/gesture-model.ts';
 import type { GestureModelConfig } from '../model/config.ts';
 import type { Rng } from '../util/rng.ts';
 
@@ -144,22 +144,6 @@ class ShardWorker {
   }
 }
 
-function combine(stats: StepStats[], sizes: number[]): StepStats {
-  const N = sizes.reduce((s, v) => s + v, 0);
-  const out: StepStats = { loss: 0, ce: 0, reg: 0, correct: 0, activity: 0, macsExecuted: 0, macsDense: 0 };
-  stats.forEach((s, i) => {
-    const w = sizes[i] / N;
-    out.loss += w * s.loss;
-    out.ce += w * s.ce;
-    out.reg += w * s.reg;
-    out.activity += w * s.activity;
-    out.correct += s.correct;
-    out.macsExecuted += s.macsExecuted;
-    out.macsDense += s.macsDense;
-  });
-  return out;
-}
-
 /**
  * A pool of shard workers bound to one model whose weights are shared (see `shareModelParameters`). `workers` is
  * the total number of threads including the caller's: 2 starts one worker thread.
@@ -243,7 +227,7 @@ export class DataParallel {
       }
       off += g.length;
     }
-    return combine([mine, ...others], sizes);
+    return combineStepStats([mine, ...others], sizes);
   }
 
   /** Loss, accuracy and activity of a batch without gradients, shards computed concurrently (as `GestureModel.evaluate`). */
@@ -261,7 +245,7 @@ export class DataParallel {
       throw e;
     }
     const others = await Promise.all(remote);
-    return combine([local, ...others], shards.map((s) => s.N));
+    return combineStepStats([local, ...others], shards.map((s) => s.N));
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,7 @@
 import type { Batch } from './dataset.ts';
 import { sliceBatch } from './dataset.ts';
 import type { ActivityRegularisation, GestureModel, StepStats } from '../model/gesture-model.ts';
+import { combineStepStats } from '../model/gesture-model.ts';
 import type { Rng } from '../util/rng.ts';
 
 export class SampleClipper {
@@ -33,7 +34,8 @@ export class SampleClipper {
     if (!(maxNorm > 0)) throw new RangeError(`per-sample clipping needs maxNorm > 0, got ${maxNorm}`);
     const params = this.model.parameters();
     for (const a of this.acc) a.fill(0);
-    const out = { loss: 0, ce: 0, reg: 0, correct: 0, activity: 0, macsExecuted: 0, macsDense: 0, clipped: 0 };
+    const stats: StepStats[] = [];
+    let clipped = 0;
     const inv = 1 / b.N;
     for (let n = 0; n < b.N; n++) {
       const s = sliceBatch(b, n, n + 1);
@@ -43,20 +45,14 @@ export class SampleClipper {
       const norm = Math.sqrt(sq);
       if (!Number.isFinite(norm)) throw new Error(`sample ${n} of the batch has a non-finite gradient (norm ${norm})`);
       const scale = (norm > maxNorm ? maxNorm / norm : 1) * inv;
-      if (norm > maxNorm) out.clipped++;
+      if (norm > maxNorm) clipped++;
       params.forEach((p, i) => {
         const a = this.acc[i];
         for (let k = 0; k < a.length; k++) a[k] += scale * p.grad[k];
       });
-      out.loss += st.loss * inv;
-      out.ce += st.ce * inv;
-      out.reg += st.reg * inv;
-      out.activity += st.activity * inv;
-      out.correct += st.correct;
-      out.macsExecuted += st.macsExecuted;
-      out.macsDense += st.macsDense;
+      stats.push(st);
     }
     params.forEach((p, i) => p.grad.set(this.acc[i]));
-    return out;
+    return { ...combineStepStats(stats, stats.map(() => 1)), clipped };
   }
 }
