@@ -30,6 +30,7 @@ interface EgruAddon {
   setIsa(name: string): boolean;
   threads(): number;
   setThreads(n: number, force?: boolean): number;
+  threadsForced(): boolean;
 }
 
 /** Backward options of the native kernels: the contract's `EgruForwardOptions` (its `inputGrad` included). */
@@ -65,12 +66,28 @@ export function setNativeEgruIsa(isa: string): boolean {
 }
 
 /**
- * Sets the thread count of the native kernels (1..256); returns the count in effect. Calls still run on one thread
- * where more would not pay (one sample; a backward with few recurrent MACs per step, whose per-step barriers would
- * cost more than the work) unless `force` is set (tests of the threaded code paths at small sizes).
+ * Sets the thread count of the native kernels called from THIS JS thread (1..256; the default is EGRU_THREADS, else
+ * the hardware threads); returns the count in effect. Calls still run on one thread where more would not pay (one
+ * sample; a backward with few recurrent MACs per step, whose per-step barriers would cost more than the work) unless
+ * `force` is set (tests of the threaded code paths at small sizes), and while another JS thread's call holds the
+ * kernels' thread pool (data-parallel shards then each run on their own core instead of queueing).
  */
 export function setNativeEgruThreads(n: number, force = false): number {
   return nativeEgruUnavailableReason() ? 1 : addon()!.setThreads(n, force);
+}
+
+/** Runs `fn` with this JS thread's native kernels on `n` threads, then restores the previous setting. */
+export function withNativeEgruThreads<R>(n: number, fn: () => R): R {
+  if (nativeEgruUnavailableReason()) return fn();
+  const a = addon()!;
+  const prev = a.threads();
+  const prevForce = a.threadsForced();
+  a.setThreads(n);
+  try {
+    return fn();
+  } finally {
+    a.setThreads(prev, prevForce);
+  }
 }
 
 function checkLength(what: string, arr: ArrayLike<number> | undefined, expected: number): void {

@@ -10,6 +10,9 @@
  * thread is what the workers read at the next step. Workers only read weights, and only between a 'step' message and
  * their reply, while the caller is waiting; the caller only writes them after every reply has arrived.
  *
+ * Each shard's kernels run on ONE thread (`withNativeEgruThreads`; the workers set it for themselves): the shards
+ * already occupy the cores, and the native kernels' thread pool serves one call at a time anyway.
+ *
  * Results equal one-thread training up to float summation order, except for the activity regularisers: each shard
  * computes them on its own means over valid (step, unit) entries, and shards are weighted by their number of samples
  * (λ·(mean(o) − target)² is not additive at all; λ·mean(c) is where all samples have the same length). Zoneout masks
@@ -23,6 +26,7 @@ import type { ActivityRegularisation, ModelParts, StepStats } from '../model/ges
 import { GestureModel, combineStepStats } from '../model/gesture-model.ts';
 import type { GestureModelConfig } from '../model/config.ts';
 import type { Rng } from '../util/rng.ts';
+import { withNativeEgruThreads } from '../egru/native.ts';
 
 /** What a shard worker needs to rebuild the model over the shared weights. */
 export interface ShardWorkerInit {
@@ -200,14 +204,14 @@ export class DataParallel {
   async lossAndGrad(b: Batch, reg: ActivityRegularisation, rng: Rng, stepSeed: number, sampleClip = 0): Promise<StepStats> {
     const ranges = shardRanges(b.N, this.threads);
     const local = (s: Batch) => (sampleClip > 0 ? this.clipper.lossAndGrad(s, reg, rng, sampleClip) : this.model.lossAndGrad(s.x, s.T, s.N, s.lengths, s.labels, reg, rng));
-    if (ranges.length === 1) return local(b);
+    if (ranges.length === 1) return local(b); // one shard: the kernels use the caller's thread setting
     const shards = ranges.map(([a, e]) => sliceBatch(b, a, e));
     const remote = shards.slice(1).map((s, i) =>
       this.workers[i].request({ type: 'step', x: s.x, T: s.T, N: s.N, C: s.C, lengths: s.lengths, labels: s.labels, reg, seed: (stepSeed + i + 1) >>> 0, sampleClip }),
     );
     let mine: StepStats;
     try {
-      mine = local(shards[0]);
+      mine = withNativeEgruThreads(1, () => local(shards[0]));
     } catch (e) {
       await Promise.allSettled(remote);
       throw e;
@@ -239,7 +243,7 @@ export class DataParallel {
     const s0 = shards[0];
     let local: StepStats;
     try {
-      local = this.model.evaluate(s0.x, s0.T, s0.N, s0.lengths, s0.labels);
+      local = withNativeEgruThreads(1, () => this.model.evaluate(s0.x, s0.T, s0.N, s0.lengths, s0.labels));
     } catch (e) {
       await Promise.allSettled(remote);
       throw e;

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { GestureModel } from '../model/gesture-model.ts';
 import { getEgruKernel } from '../egru/kernels.ts';
+import { setNativeEgruThreads } from '../egru/native.ts';
 import type { KernelPreference } from '../egru/kernels.ts';
 import { Rng } from '../util/rng.ts';
 import { SampleClipper } from './sample-clip.ts';
@@ -23,6 +24,7 @@ try {
   // Kernel names are preferences except the sparse native one ('native-sparse' ↔ preference 'native').
   const kernel = getEgruKernel((init.kernel === 'native-sparse' ? 'native' : init.kernel) as KernelPreference);
   if (kernel.name !== init.kernel) throw new Error(`kernel ${init.kernel} is not available in this worker (got ${kernel.name})`);
+  setNativeEgruThreads(1); // this thread only: the shards are the parallelism (see data-parallel.ts)
   const model = new GestureModel(init.config, init.parts, kernel, Float32Array);
   const params = model.parameters();
   const clipper = new SampleClipper(model);

@@ -1,12 +1,13 @@
 // N-API binding of the EGRU kernels: one call per sequence (forward or backward), all buffers allocated by
 // the caller (core/egru/native.ts), the ISA-specific kernel chosen at load time (EGRU_ISA overrides) and the
-// thread count from EGRU_THREADS (default: hardware threads). Arguments are checked here as well as in
+// thread count from EGRU_THREADS (default: hardware threads), which each JS thread may change for its own calls. Arguments are checked here as well as in
 // TypeScript: a wrong length must give a JS error, never an out-of-bounds write.
 #include <napi.h>
 
 #include <stdlib.h>
 #include <string.h>
 
+#include <mutex>
 #include <string>
 
 #include "egru_kernels.h"
@@ -54,8 +55,13 @@ const Isa kIsas[] = {{"none", nullptr, nullptr, always}};  // e.g. MSVC: no vect
 constexpr int kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
 
 const Isa* gIsa = nullptr;
-int gThreads = 1;
-bool gForceThreads = false;  // setThreads(n, true): n threads even where the size heuristics would use one
+int gThreads = 1;  // the process default: EGRU_THREADS, else the hardware threads
+// setThreads() applies to the calling JS thread only (the main thread, a training worker, each data-parallel
+// shard): a shard asks for 1 without changing what live inference on the main thread uses. 0 = the default.
+thread_local int tThreads = 0;
+thread_local bool tForceThreads = false;  // setThreads(n, true): n threads even where the size heuristics would use one
+
+int threadsSetting() { return tThreads > 0 ? tThreads : gThreads; }
 
 const Isa* findIsa(const std::string& name) {
   for (const Isa& i : kIsas)
@@ -63,6 +69,8 @@ const Isa* findIsa(const std::string& name) {
   return nullptr;
 }
 
+// Once per PROCESS: Init runs again in every worker thread that loads the addon, and must not undo a choice made
+// with setIsa() on another thread.
 void initConfig() {
   for (const Isa& i : kIsas)
     if (i.supported()) {
@@ -150,8 +158,8 @@ constexpr double kBackwardThreadMacs = 2.0e6;
 
 int threadsFor(int N, int H, bool backward = false) {
   if (N <= 1) return 1;  // one sample: a step is ~10 µs of work, a barrier per step would not pay
-  if (backward && !gForceThreads && (double)N * 3.0 * H * H < kBackwardThreadMacs) return 1;
-  int nt = gThreads;
+  if (backward && !tForceThreads && (double)N * 3.0 * H * H < kBackwardThreadMacs) return 1;
+  int nt = threadsSetting();
   const int panels = H / 16 > 0 ? H / 16 : 1;
   return nt < panels ? nt : panels;
 }
@@ -212,8 +220,8 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   a.macsDense = rd.f64("macsDense", T);
   a.activity = rd.f64("activity", T);
   if (!rd.error.empty()) return rd.throwIfFailed();
-  const egru::Par par = egru::makePar(threadsFor(a.N, a.H));
-  const int rc = gIsa->forward(a, par);
+  const egru::ParLease lease(threadsFor(a.N, a.H));
+  const int rc = gIsa->forward(a, lease.par);
   if (rc != 0) {
     Napi::RangeError::New(env, "EGRU native forward: out of memory for work buffers").ThrowAsJavaScriptException();
   }
@@ -267,8 +275,8 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   a.macsDense = rd.f64("macsDense", T);
   a.bwdSparsity = rd.f64("bwdSparsity", T);
   if (!rd.error.empty()) return rd.throwIfFailed();
-  const egru::Par par = egru::makePar(threadsFor(a.N, a.H, true));
-  const int rc = gIsa->backward(a, par);
+  const egru::ParLease lease(threadsFor(a.N, a.H, true));
+  const int rc = gIsa->backward(a, lease.par);
   if (rc != 0) {
     Napi::RangeError::New(env, "EGRU native backward: out of memory for work buffers").ThrowAsJavaScriptException();
   }
@@ -292,21 +300,24 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), i != nullptr);
 }
 
-Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), gThreads); }
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), threadsSetting()); }
+
+Napi::Value ThreadsForced(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), tForceThreads); }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (info.Length() >= 1 && info[0].IsNumber()) {
     const int n = info[0].As<Napi::Number>().Int32Value();
     if (n >= 1 && n <= 256) {
-      gThreads = n;
-      gForceThreads = info.Length() >= 2 && info[1].ToBoolean().Value();
+      tThreads = n;
+      tForceThreads = info.Length() >= 2 && info[1].ToBoolean().Value();
     }
   }
-  return Napi::Number::New(info.Env(), gThreads);
+  return Napi::Number::New(info.Env(), threadsSetting());
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  initConfig();
+  static std::once_flag configured;
+  std::call_once(configured, initConfig);
   (void)kNumIsas;
 #if !defined(EGRU_HAVE_KERNELS)
   return exports;  // core/egru/native.ts then reports the addon as a placeholder build
@@ -318,6 +329,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("threads", Napi::Function::New(env, GetThreads));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("threadsForced", Napi::Function::New(env, ThreadsForced));
   return exports;
 }
 

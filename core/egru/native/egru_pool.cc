@@ -26,12 +26,15 @@ namespace {
 
 class Pool {
  public:
+  // One pooled call at a time; the caller holds the pool (tryAcquire) around run().
+  bool tryAcquire() { return callMutex_.try_lock(); }
+  void release() { callMutex_.unlock(); }
+
   void run(int n, void (*fn)(void*, int), void* arg) {
     if (n <= 1) {
       fn(arg, 0);
       return;
     }
-    std::lock_guard<std::mutex> callLock(callMutex_);  // one parallel call at a time
     ensure(n - 1);
     {
       std::lock_guard<std::mutex> lk(m_);
@@ -154,9 +157,15 @@ void* scratchBuffer(int slot, size_t bytes) {
   return a.ptr[slot];
 }
 
-Par makePar(int nthreads) {
-  if (nthreads <= 1) return Par{1, nullptr, runSerial, barrierNone, scratchBuffer};
-  return Par{nthreads, &pool(), runThunk, barrierThunk, scratchBuffer};
+ParLease::ParLease(int nthreads) : par{1, nullptr, runSerial, barrierNone, scratchBuffer} {
+  if (nthreads > 1 && pool().tryAcquire()) {
+    held_ = true;
+    par = Par{nthreads, &pool(), runThunk, barrierThunk, scratchBuffer};
+  }
+}
+
+ParLease::~ParLease() {
+  if (held_) pool().release();
 }
 
 int hardwareThreads() {

@@ -5,8 +5,23 @@
 
 namespace egru {
 
-/** Makes `Par` for `nthreads` threads (1 = run on the caller, no pool). */
-Par makePar(int nthreads);
+/**
+ * The thread pool for ONE kernel call, taken for the call's duration: `par` runs on `nthreads` threads when the
+ * pool is free, and on the calling thread alone when another JS thread (a training shard in a worker thread, say)
+ * is inside a pooled call. Waiting for that call instead would idle this thread for its whole length, and on a
+ * machine whose cores the other shards already use, a second pooled call would only oversubscribe them.
+ */
+class ParLease {
+ public:
+  explicit ParLease(int nthreads);
+  ~ParLease();
+  ParLease(const ParLease&) = delete;
+  ParLease& operator=(const ParLease&) = delete;
+  Par par;
+
+ private:
+  bool held_ = false;
+};
 /** Reused work buffers (see Par::scratch), one set per calling thread: call only on the thread that entered the addon. */
 void* scratchBuffer(int slot, size_t bytes);
 /** Hardware threads as reported by the OS (at least 1). */
