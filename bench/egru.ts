@@ -469,7 +469,15 @@ async function trainingStepRows(kernel: EgruKernel<Float32Array>, runs: number):
   const dp = await DataParallel.start(model, 2);
   const times: Record<TrainingRow['split'], number[]> = { '1 thread': [], 'kernel threads': [], 'batch shards': [] };
   try {
-    await dp.lossAndGrad(batch, reg, new Rng(1), 1); // warm-up (both threads)
+    // Warm-up: the first calls of each thread grow its kernel work buffers (page faults) and JIT-compile the step.
+    for (let i = 0; i < 2; i++) {
+      setNativeEgruThreads(1);
+      model.lossAndGrad(x, T, N, lengths, labels, reg, new Rng(1));
+      setNativeEgruThreads(2, true);
+      model.lossAndGrad(x, T, N, lengths, labels, reg, new Rng(1));
+      setNativeEgruThreads(1);
+      await dp.lossAndGrad(batch, reg, new Rng(1), 1);
+    }
     for (let i = 0; i < runs; i++) {
       setNativeEgruThreads(1);
       let t0 = performance.now();

@@ -133,12 +133,13 @@ class ShardWorker {
     worker.on('exit', (code) => fail(new Error(`training shard worker exited (code ${code})`)));
   }
 
+  /** Sends a request; its typed arrays are MOVED to the worker (the caller builds them per request: see sliceBatch). */
   request(msg: ShardRequest): Promise<StepStats> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.pending) return Promise.reject(new Error('training shard worker: a request is already running'));
     return new Promise<StepStats>((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.worker.postMessage(msg);
+      this.worker.postMessage(msg, [msg.x.buffer as ArrayBuffer, msg.lengths.buffer as ArrayBuffer, msg.labels.buffer as ArrayBuffer]);
     });
   }
 
@@ -223,11 +224,18 @@ export class DataParallel {
     let off = 0;
     for (const p of this.model.parameters()) {
       const g = p.grad;
-      for (let k = 0; k < g.length; k++) g[k] *= w0;
-      for (let i = 0; i < others.length; i++) {
-        const wi = sizes[i + 1] / b.N;
-        const src = this.workers[i].grads;
-        for (let k = 0; k < g.length; k++) g[k] += wi * src[off + k];
+      if (others.length === 1) {
+        // The common case (2 threads) in one pass: at C = 2048, H = 512 this is 3.2 M values per step.
+        const w1 = sizes[1] / b.N;
+        const src = this.workers[0].grads.subarray(off, off + g.length);
+        for (let k = 0; k < g.length; k++) g[k] = w0 * g[k] + w1 * src[k];
+      } else {
+        for (let k = 0; k < g.length; k++) g[k] *= w0;
+        for (let i = 0; i < others.length; i++) {
+          const wi = sizes[i + 1] / b.N;
+          const src = this.workers[i].grads.subarray(off, off + g.length);
+          for (let k = 0; k < g.length; k++) g[k] += wi * src[k];
+        }
       }
       off += g.length;
     }

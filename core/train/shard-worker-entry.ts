@@ -27,19 +27,20 @@ try {
   setNativeEgruThreads(1); // this thread only: the shards are the parallelism (see data-parallel.ts)
   const model = new GestureModel(init.config, init.parts, kernel, Float32Array);
   const params = model.parameters();
-  const clipper = new SampleClipper(model);
   const total = params.reduce((s, p) => s + p.value.length, 0);
   if (init.grads.length !== total) throw new Error(`gradient buffer holds ${init.grads.length} values, the model has ${total}`);
+  // Every gradient is computed straight into the shared flat buffer the caller combines from (no copy per step).
+  let at = 0;
+  for (const p of params) {
+    p.grad = init.grads.subarray(at, at + p.value.length);
+    at += p.value.length;
+  }
+  const clipper = new SampleClipper(model);
   port.on('message', (m: ShardRequest) => {
     try {
       if (m.type === 'step') {
         const rng = new Rng(m.seed);
         const stats = m.sampleClip > 0 ? clipper.lossAndGrad(m, m.reg, rng, m.sampleClip) : model.lossAndGrad(m.x, m.T, m.N, m.lengths, m.labels, m.reg, rng);
-        let off = 0;
-        for (const p of params) {
-          init.grads.set(p.grad, off);
-          off += p.grad.length;
-        }
         post({ type: 'stats', stats });
       } else {
         const r = model.evaluate(m.x, m.T, m.N, m.lengths, m.labels);
