@@ -3,7 +3,6 @@
  * shards) may call the threaded kernels at the same time: the one that finds the pool busy runs on its own thread.
  */
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadNativeEgru, nativeEgruUnavailableReason, setNativeEgruThreads, withNativeEgruThreads } from '../../../core/egru/native.ts';
 import { threadsCase } from './fixtures/threads-case.ts';
@@ -36,25 +35,33 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 describe.skipIf(!native)('native EGRU kernels: threads per JS thread', () => {
-  const defaultThreads = Number(process.env.EGRU_THREADS) || availableParallelism();
+  /** Starts a worker that sets 3 threads for itself; returns the count it found at load and the one it ended with. */
+  async function workerView(): Promise<{ atLoad: number; after: number }> {
+    const w = startWorker(3, 1);
+    try {
+      const ready = (await w.next()) as Extract<Msg, { type: 'ready' }>;
+      expect(ready.type).toBe('ready');
+      const done = (await w.next()) as Extract<Msg, { type: 'done' }>;
+      return { atLoad: ready.atLoad, after: done.after };
+    } finally {
+      await w.close();
+    }
+  }
 
   it('a setting made on one JS thread is not seen, nor reset, by another', async () => {
     const before = setNativeEgruThreads(0);
     try {
-      expect(setNativeEgruThreads(1)).toBe(1);
-      const w = startWorker(3, 1);
-      try {
-        const ready = await w.next();
-        // The worker loaded the addon (its module init ran again) and starts from the process default, not from 1.
-        expect(ready).toMatchObject({ type: 'ready', atLoad: defaultThreads });
-        const done = await w.next();
-        expect(done).toMatchObject({ type: 'done', after: 3 });
-      } finally {
-        await w.close();
-      }
-      expect(setNativeEgruThreads(0)).toBe(1); // still this thread's own choice
+      setNativeEgruThreads(1);
+      const a = await workerView();
+      expect(a.after).toBe(3);
+      expect(setNativeEgruThreads(0)).toBe(1); // the worker's module init and its own setting left this thread's alone
+      setNativeEgruThreads(5);
+      const b = await workerView();
+      // Both workers start from the process default (EGRU_THREADS or the hardware threads), whatever this thread set.
+      expect(b.atLoad).toBe(a.atLoad);
+      expect(setNativeEgruThreads(0)).toBe(5);
       expect(withNativeEgruThreads(2, () => setNativeEgruThreads(0))).toBe(2);
-      expect(setNativeEgruThreads(0)).toBe(1); // restored
+      expect(setNativeEgruThreads(0)).toBe(5); // restored
     } finally {
       setNativeEgruThreads(before);
     }
