@@ -388,4 +388,46 @@ describe('LZ4 block decoder fast paths (native == TypeScript reference)', () => 
       expect(outcome(frame, false), what).toBe(ts);
     }
   });
+
+  it('hostile sequences deep inside a long block (the fast loop: both ends far away) fail like the reference', () => {
+    // 64 event structs first, so the hostile sequence starts with ≥ 32 input and ≥ 64 output bytes to go.
+    const events: Seq[] = [{ lit: bytes(32), off: 16, len: 4 }];
+    for (let e = 0; e < 64; e++) events.push({ lit: bytes(1), off: 16, len: 7 }, { lit: bytes(2), off: 32, len: 6 });
+    const prefix = lz4Block([...events, { lit: bytes(0) }]).subarray(0, -1); // without the closing token
+    const good = lz4DecompressFrame(lz4FrameOf(lz4Block([...events, { lit: bytes(3) }])), { maxOutput: 1 << 20 }).length - 3;
+    const tail = lz4Block([{ lit: bytes(3), off: 16, len: 8 }, { lit: bytes(80) }]);
+    const join = (...parts: Uint8Array[]) => Uint8Array.from(parts.flatMap((q) => [...q]));
+    const cases: [string, Uint8Array, number | undefined, number][] = [
+      ['offset 0', join(prefix, lz4Block([{ lit: bytes(2), off: 0, len: 7 }]), tail), undefined, -3],
+      ['offset beyond the output start', join(prefix, lz4Block([{ lit: bytes(2), off: good + 3, len: 7 }]), tail), undefined, -3],
+      ['long literal run, then offset beyond the output start', join(prefix, lz4Block([{ lit: bytes(20), off: good + 21, len: 7 }]), tail), undefined, -3],
+      // A long literal run that brings the block end near: that sequence's match is decoded the careful way.
+      ['long literal run near the block end, then offset beyond the output start', join(prefix, lz4Block([{ lit: bytes(40), off: good + 41, len: 7 }, { lit: bytes(5) }])), undefined, -3],
+      ['short match past the declared content', join(prefix, lz4Block([{ lit: bytes(2), off: 16, len: 18 }]), tail), good + 10, -4],
+      ['long match past the declared content', join(prefix, lz4Block([{ lit: bytes(2), off: 16, len: 300 }]), tail), good + 200, -4],
+      ['long literal run past the declared content', join(prefix, lz4Block([{ lit: bytes(120), off: 16, len: 7 }]), tail), good + 100, -4],
+    ];
+    // A literal run and a match-length extension that each run past the end of the block.
+    const lits = join(prefix, lz4Block([{ lit: bytes(300), off: 16, len: 7 }]));
+    cases.push(['literal run past the block end', lits.subarray(0, lits.length - 40), undefined, -3]);
+    const ext = join(prefix, lz4Block([{ lit: bytes(1), off: 16, len: 20000 }]));
+    cases.push(['match length bytes past the block end', ext.subarray(0, ext.length - 20), undefined, -3]);
+    cases.push(['block ends right after a match', join(prefix, lz4Block([{ lit: bytes(1), off: 16, len: 7 }])).subarray(0, prefix.length + 4), undefined, -3]);
+    for (const [what, block, cs, code] of cases) {
+      const frame = lz4FrameOf(block, cs);
+      if (eventsNative) {
+        const out = new Uint8Array(cs ?? 1 << 16);
+        expect(eventsNative.lz4FrameDecode(frame, out, true), what).toBe(code);
+      }
+      const ts = outcome(frame, true);
+      expect(ts, what).toMatch(/^EventFormatError /);
+      expect(outcome(frame, false), what).toBe(ts);
+    }
+    // And the same prefix with a valid ending decodes identically both ways.
+    for (const end of [tail, lz4Block([{ lit: bytes(40), off: 16, len: 7 }, { lit: bytes(5) }])]) {
+      const ok = lz4FrameOf(join(prefix, end));
+      expect(outcome(ok, false)).toBe(outcome(ok, true));
+      expect(outcome(ok, true)).toMatch(/^ok /);
+    }
+  });
 });
