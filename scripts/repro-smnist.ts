@@ -65,6 +65,13 @@
  *     pooling (weights ∝ t+1) learned faster in one pair of runs (54.8 % vs 40.1 % after 4 epochs), within the noise
  *     above.
  *
+ * Session-5 run (2026-12-01, 2 cores, `--hidden 128 --batch 64 --pool ramp --lr 2e-3 --min-lr 2e-5 --epochs 130 --workers 2`):
+ *   80.3 % test (best epoch 127, val 80.5 %), activity 32.9 %, MACs ÷1.40, 127 samples/s, 2 h 09 min — below the H=64
+ *   run. Validation 61 % (ep 10) → 74 % (26) → 76 % (37), then spikes at epochs 40–55 (val 12–59 %, LR ≈ 1.3e−3),
+ *   recovery to 77 % (64), flat at 79–80.5 % over the last 20 epochs with train ≈ 81–82 %. Faster per epoch than
+ *   H=64, larger spikes. Next to try: Adam β2 = 0.99 or per-tensor update clipping (a spike passes the global clip as a
+ *   normal-sized gradient but hits parameters whose running √v is small), a peak LR of 1e−3 at H=128, a lower LR for θ.
+ *
  * `--quick` is the CI smoke variant (see SMNIST_QUICK). `--out DIR` keeps the bundle; `--resume` continues it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
