@@ -105,173 +105,119 @@ enum Err : int32_t {
 
 // ------------------------------------------------------------------------------------------ LZ4 decode
 
+// One sequence of a block at src[ip]: its literals, then (unless the block ends there) its match, ip and op advanced.
+// Returns kSeqMore, kSeqEnd (the block ended after the literals: op is its decoded length) or a negative Err. Every
+// copy is bounds-checked; the fixed-size copies write past the run only where the output has room.
+constexpr int32_t kSeqMore = 1, kSeqEnd = 2;
+EVENTS_INLINE int32_t DecodeSequence(const uint8_t* src, size_t& ip, size_t iend, uint8_t* out, size_t& op, size_t oend,
+                                     size_t window) {
+  const uint32_t token = src[ip++];
+  size_t lit = token >> 4;
+  if (lit == 15) {
+    uint32_t b;
+    do {
+      if (ip >= iend) return kBadBlock;
+      b = src[ip++];
+      lit += b;
+    } while (b == 255);
+  }
+  if (lit > iend - ip) return kBadBlock;
+  if (lit > oend - op) return kOutputFull;
+  // Short runs: one fixed-size copy (bytes past lit are rewritten later). The width matters: AEDAT 4 event
+  // structs decode as 1-3 literal bytes then a match that reads back the previous event; a 4-byte store for the
+  // common 1-4 byte run overlaps fewer of the bytes that next match loads, so fewer loads have to wait for
+  // several older stores to retire (~15% on the bench's 2,048-event packets).
+  if (lit <= 4 && iend - ip >= 4 && oend - op >= 4) {
+    std::memcpy(out + op, src + ip, 4);
+  } else if (lit <= 16 && iend - ip >= 16 && oend - op >= 16) {
+    std::memcpy(out + op, src + ip, 16);
+  } else {
+    std::memcpy(out + op, src + ip, lit);
+  }
+  ip += lit;
+  op += lit;
+  if (ip == iend) return kSeqEnd;
+  if (iend - ip < 2) return kBadBlock;
+  const size_t offset = size_t(src[ip]) | (size_t(src[ip + 1]) << 8);
+  ip += 2;
+  if (offset == 0 || offset > op - window) return kBadBlock;
+  size_t len = token & 15;
+  if (len == 15) {
+    uint32_t b;
+    do {
+      if (ip >= iend) return kBadBlock;
+      b = src[ip++];
+      len += b;
+    } while (b == 255);
+  }
+  len += 4;
+  if (len > oend - op) return kOutputFull;
+  uint8_t* d = out + op;
+  const uint8_t* s = d - offset;
+  if (offset >= 8 && len <= 8 && oend - op >= 8) {
+    std::memcpy(d, s, 8);  // the common 4-8 byte match of an event struct: one load, one store
+  } else if (offset >= 16 && len <= 16 && oend - op >= 16) {
+    // Two 8-byte copies, not one of 16: the source was written moments ago by other, differently aligned copies,
+    // and a narrower load is more often forwarded from one earlier store (~5% on 16-byte event structs).
+    std::memcpy(d, s, 8);
+    std::memcpy(d + 8, s + 8, 8);
+  } else if (offset >= 8 && oend - op >= len + 8) {
+    // Non-overlapping at 8-byte granularity; may write up to 7 bytes past len (still inside oend, rewritten later).
+    uint8_t* e = d + len;
+    do {
+      std::memcpy(d, s, 8);
+      d += 8;
+      s += 8;
+    } while (d < e);
+  } else {
+    for (size_t k = 0; k < len; k++) d[k] = s[k];
+  }
+  op += len;
+  if (ip >= iend) return kBadBlock;  // a block ends with literals, never right after a match
+  return kSeqMore;
+}
+
 // Decodes one block src[ip, iend) into out[op, oend); matches may not reach below `window`.
 int64_t DecodeBlock(const uint8_t* src, size_t ip, size_t iend, uint8_t* out, size_t op, size_t oend, size_t window) {
   if (ip == iend) return kBadBlock;
   for (;;) {
-    const uint32_t token = src[ip++];
-    size_t lit = token >> 4;
-    if (lit == 15) {
-      uint32_t b;
-      do {
-        if (ip >= iend) return kBadBlock;
-        b = src[ip++];
-        lit += b;
-      } while (b == 255);
-    }
-    if (lit > iend - ip) return kBadBlock;
-    if (lit > oend - op) return kOutputFull;
-    // Short runs: one fixed-size copy (bytes past lit are rewritten later). The width matters: AEDAT 4 event
-    // structs decode as 1-3 literal bytes then a match that reads back the previous event; a 4-byte store for the
-    // common 1-4 byte run overlaps fewer of the bytes that next match loads, so fewer loads have to wait for
-    // several older stores to retire (~15% on the bench's 2,048-event packets).
-    if (lit <= 4 && iend - ip >= 4 && oend - op >= 4) {
-      std::memcpy(out + op, src + ip, 4);
-    } else if (lit <= 16 && iend - ip >= 16 && oend - op >= 16) {
-      std::memcpy(out + op, src + ip, 16);
-    } else {
-      std::memcpy(out + op, src + ip, lit);
-    }
-    ip += lit;
-    op += lit;
-    if (ip == iend) return int64_t(op);
-    if (iend - ip < 2) return kBadBlock;
-    const size_t offset = size_t(src[ip]) | (size_t(src[ip + 1]) << 8);
-    ip += 2;
-    if (offset == 0 || offset > op - window) return kBadBlock;
-    size_t len = token & 15;
-    if (len == 15) {
-      uint32_t b;
-      do {
-        if (ip >= iend) return kBadBlock;
-        b = src[ip++];
-        len += b;
-      } while (b == 255);
-    }
-    len += 4;
-    if (len > oend - op) return kOutputFull;
-    uint8_t* d = out + op;
-    const uint8_t* s = d - offset;
-    if (offset >= 8 && len <= 8 && oend - op >= 8) {
-      std::memcpy(d, s, 8);  // the common 4-8 byte match of an event struct: one load, one store
-    } else if (offset >= 16 && len <= 16 && oend - op >= 16) {
-      // Two 8-byte copies, not one of 16: the source was written moments ago by other, differently aligned copies,
-      // and a narrower load is more often forwarded from one earlier store (~5% on 16-byte event structs).
-      std::memcpy(d, s, 8);
-      std::memcpy(d + 8, s + 8, 8);
-    } else if (offset >= 8 && oend - op >= len + 8) {
-      // Non-overlapping at 8-byte granularity; may write up to 7 bytes past len (still inside oend, rewritten later).
-      uint8_t* e = d + len;
-      do {
-        std::memcpy(d, s, 8);
-        d += 8;
-        s += 8;
-      } while (d < e);
-    } else {
-      for (size_t k = 0; k < len; k++) d[k] = s[k];
-    }
-    op += len;
-    if (ip >= iend) return kBadBlock;
+    const int32_t r = DecodeSequence(src, ip, iend, out, op, oend, window);
+    if (r != kSeqMore) return r == kSeqEnd ? int64_t(op) : int64_t(r);
   }
 }
 
-// The block decoder used by DecodeFrame: a fast loop while the input has ≥ 32 bytes left and the output ≥ 64, then
-// DecodeBlock for the tail. Far from both ends, every copy may write past its logical length (the bytes are rewritten
-// by the next sequence), so a sequence needs one slack test instead of one per copy, and the common sequence of an
-// AEDAT 4 event packet (a literal run ≤ 14 bytes, a match of 4..18 bytes at offset ≥ 8) runs without further
-// branches: one 16-byte literal copy, three fixed match copies. Measured on the bench's DVXplorer packets, frame
-// decoding alone, both builds loaded in one process and timed in turns: 1.03-1.04x DecodeBlock (~80 Mev/s); a
-// standalone build of it ran as fast as liblz4 1.9.4's LZ4_decompress_safe. Same results and errors as DecodeBlock
-// on every input (the tests compare both with the TypeScript decoder, deep inside long blocks too).
+// The block decoder used by DecodeFrame. While the input has ≥ 32 bytes left and the output ≥ 64, the common sequence
+// of an AEDAT 4 event packet (≤ 14 literals, then a 4..18 byte match at offset ≥ 8) runs without any bounds test: one
+// 16-byte literal copy and three fixed match copies, whose bytes past the run are rewritten by the next sequence.
+// Every other sequence, and the tail of the block, goes through DecodeSequence, so results and errors are DecodeBlock's
+// on every input (the tests compare both with the TypeScript decoder, deep inside long blocks too). Measured on the
+// bench's DVXplorer packets, frame decoding alone, both builds loaded in one process and timed in turns: 1.03-1.04x
+// DecodeBlock (~80 Mev/s); a standalone build of the same loop ran as fast as liblz4 1.9.4's LZ4_decompress_safe.
 int64_t DecodeBlockFast(const uint8_t* src, size_t ip, size_t iend, uint8_t* out, size_t op, size_t oend, size_t window) {
   if (ip == iend) return kBadBlock;
   while (iend - ip >= 32 && oend - op >= 64) {
-    const uint32_t token = src[ip++];
-    size_t lit = token >> 4;
-    if (EVENTS_LIKELY(lit != 15)) {
-      std::memcpy(out + op, src + ip, 16);  // lit ≤ 14; both ends are ≥ 16 bytes away
-      ip += lit;
-      op += lit;
-    } else {
-      uint32_t b;
-      do {
-        if (ip >= iend) return kBadBlock;
-        b = src[ip++];
-        lit += b;
-      } while (b == 255);
-      if (lit > iend - ip) return kBadBlock;
-      if (lit > oend - op) return kOutputFull;
-      std::memcpy(out + op, src + ip, lit);
-      ip += lit;
-      op += lit;
-      if (ip == iend) return int64_t(op);
-      if (iend - ip < 32 || oend - op < 64) {
-        // A long literal run brought an end near: this sequence's match, then the rest, the careful way.
-        if (iend - ip < 2) return kBadBlock;
-        const size_t offset = size_t(src[ip]) | (size_t(src[ip + 1]) << 8);
-        ip += 2;
-        if (offset == 0 || offset > op - window) return kBadBlock;
-        size_t len = token & 15;
-        if (len == 15) {
-          do {
-            if (ip >= iend) return kBadBlock;
-            b = src[ip++];
-            len += b;
-          } while (b == 255);
-        }
-        len += 4;
-        if (len > oend - op) return kOutputFull;
-        for (size_t k = 0; k < len; k++) out[op + k] = out[op + k - offset];
-        op += len;
-        if (ip >= iend) return kBadBlock;
-        return DecodeBlock(src, ip, iend, out, op, oend, window);
+    const uint32_t token = src[ip];
+    const size_t lit = token >> 4, len = token & 15;
+    if (EVENTS_LIKELY(lit != 15 && len != 15)) {
+      const size_t offset = size_t(src[ip + 1 + lit]) | (size_t(src[ip + 2 + lit]) << 8);
+      if (EVENTS_LIKELY(offset >= 8 && offset <= op + lit - window)) {
+        std::memcpy(out + op, src + ip + 1, 16);
+        ip += 3 + lit;
+        op += lit;
+        // 8 + 8 + 2 bytes, each copy finished before the next reads: with an offset of 8..17 the later copies read
+        // bytes the earlier ones wrote, as LZ4's overlapping matches require; no copy overlaps its own source.
+        uint8_t* d = out + op;
+        const uint8_t* s = d - offset;
+        std::memcpy(d, s, 8);
+        std::memcpy(d + 8, s + 8, 8);
+        std::memcpy(d + 16, s + 16, 2);
+        op += len + 4;
+        continue;
       }
     }
-    const size_t offset = size_t(src[ip]) | (size_t(src[ip + 1]) << 8);
-    ip += 2;
-    if (offset == 0 || offset > op - window) return kBadBlock;
-    size_t len = token & 15;
-    uint8_t* d = out + op;
-    const uint8_t* s = d - offset;
-    if (EVENTS_LIKELY(len != 15) && offset >= 8) {
-      // 4..18 bytes as 8 + 8 + 2, each copy finished before the next reads: with an offset of 8..17 the later copies
-      // read bytes the earlier ones wrote, as LZ4's overlapping matches require; no copy overlaps its own source.
-      std::memcpy(d, s, 8);
-      std::memcpy(d + 8, s + 8, 8);
-      std::memcpy(d + 16, s + 16, 2);
-      op += len + 4;
-      continue;
-    }
-    if (len == 15) {
-      uint32_t b;
-      do {
-        if (ip >= iend) return kBadBlock;
-        b = src[ip++];
-        len += b;
-      } while (b == 255);
-    }
-    len += 4;
-    if (len > oend - op) return kOutputFull;
-    if (offset >= 16 && oend - op >= len + 16) {
-      uint8_t* e = d + len;
-      do {
-        std::memcpy(d, s, 16);
-        d += 16;
-        s += 16;
-      } while (d < e);
-    } else if (offset >= 8 && oend - op >= len + 8) {
-      uint8_t* e = d + len;
-      do {
-        std::memcpy(d, s, 8);
-        d += 8;
-        s += 8;
-      } while (d < e);
-    } else {
-      for (size_t k = 0; k < len; k++) d[k] = s[k];
-    }
-    op += len;
+    const int32_t r = DecodeSequence(src, ip, iend, out, op, oend, window);
+    if (r != kSeqMore) return r == kSeqEnd ? int64_t(op) : int64_t(r);
   }
-  if (ip >= iend) return kBadBlock;  // a block ends with literals, never right after a match
   return DecodeBlock(src, ip, iend, out, op, oend, window);
 }
 
