@@ -102,6 +102,7 @@ export const SMNIST_FULL: Omit<TrainConfig, 'out'> = {
   clipNorm: 0.25,
   sampleClipNorm: 0,
   weightDecay: 0,
+  adamBeta2: 0.999,
   trainThresholds: true,
   regularisation: { rateLambda: 0, rateTarget: 0.05, stateLambda: 0 },
   valFraction: 0.1,
@@ -159,6 +160,7 @@ async function main(): Promise<void> {
   if (flags.clip) overrides.clipNorm = Number(flags.clip);
   if (flags['sample-clip']) overrides.sampleClipNorm = Number(flags['sample-clip']);
   if (flags.wd) overrides.weightDecay = Number(flags.wd);
+  if (flags.beta2) overrides.adamBeta2 = Number(flags.beta2);
   if (flags['freeze-thr']) overrides.trainThresholds = false;
   if (flags['min-lr']) overrides.schedule = { kind: 'cosine', minLr: Number(flags['min-lr']), warmupSteps: 0 };
   const model = { ...base.model };

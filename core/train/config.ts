@@ -36,6 +36,11 @@ export interface TrainConfig {
   sampleClipNorm: number;
   /** AdamW decoupled weight decay on weights (0 = plain Adam). */
   weightDecay: number;
+  /**
+   * Adam's second-moment decay β2 (default 0.999). A smaller value (0.99) lets √v catch up within ~100 steps, so a
+   * sudden large gradient moves a parameter by ≈ lr instead of up to ≈ 3·lr (long-BPTT loss spikes).
+   */
+  adamBeta2: number;
   /** Train thresholds (false freezes θ, as the LM recipes do). */
   trainThresholds: boolean;
   regularisation: ActivityRegularisation;
@@ -72,6 +77,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'dataset' | 'out'> = {
   clipNorm: 1,
   sampleClipNorm: 0,
   weightDecay: 0,
+  adamBeta2: 0.999,
   trainThresholds: true,
   regularisation: { rateLambda: 0, rateTarget: 0.05, stateLambda: 0 },
   valFraction: 0.1,
@@ -99,6 +105,7 @@ export function resolveTrainConfig(c: Partial<TrainConfig> & Pick<TrainConfig, '
   if (!(r.clipNorm >= 0)) throw bad('clipNorm', r.clipNorm, '≥ 0');
   if (!(r.sampleClipNorm >= 0)) throw bad('sampleClipNorm', r.sampleClipNorm, '≥ 0');
   if (!(r.weightDecay >= 0)) throw bad('weightDecay', r.weightDecay, '≥ 0');
+  if (!(r.adamBeta2 > 0 && r.adamBeta2 < 1)) throw bad('adamBeta2', r.adamBeta2, 'in (0, 1)');
   if (!(r.valFraction >= 0 && r.valFraction < 1)) throw bad('valFraction', r.valFraction, 'in [0, 1)');
   if (!Number.isInteger(r.patience) || r.patience < 0) throw bad('patience', r.patience, 'an integer ≥ 0');
   if (!Number.isInteger(r.seed)) throw bad('seed', r.seed, 'an integer');

@@ -19,6 +19,8 @@ describe('egru train', () => {
     expect(config.schedule).toEqual({ kind: 'step', everyEpochs: 5, gamma: 0.5 });
     expect(config.regularisation).toEqual({ rateLambda: 0.1, rateTarget: 0.02, stateLambda: 0 });
     expect(config.dataset).toEqual({ kind: 'synthetic', options: { trainSamples: 50 } });
+    expect(config.adamBeta2).toBe(0.999);
+    expect((await configFromArgs(['--config', f, '--beta2', '0.99'])).config.adamBeta2).toBe(0.99);
   });
 
   it('rejects bad usage with a UsageError naming the flag', async () => {
@@ -26,6 +28,7 @@ describe('egru train', () => {
     await expect(configFromArgs(['--dataset', 'synthetic'])).rejects.toThrow(/--out/);
     await expect(configFromArgs(['--dataset', 'synthetic', '--out', 'x', '--epochs', 'many'])).rejects.toBeInstanceOf(UsageError);
     await expect(configFromArgs(['--dataset', 'synthetic', '--out', 'x', '--batch', '0'])).rejects.toThrow(/batchSize/);
+    await expect(configFromArgs(['--dataset', 'synthetic', '--out', 'x', '--beta2', '1'])).rejects.toThrow(/adamBeta2/);
     await expect(configFromArgs(['--dataset', '/no/such/dir', '--out', 'x'])).rejects.toThrow(/neither a built-in dataset/);
   });
 
