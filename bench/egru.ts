@@ -23,6 +23,11 @@
  *   EGRU layer + Linear readout at H = 512, N = 16, 5 % input, 10 % activity, on 1 thread, with the kernels' own
  *   2-thread split (batch in forward, units in backward: barriers every step), and with the batch split into two
  *   shards of 8 sequences that run whole in two threads (core/train/data-parallel.ts, `workers: 2`). JSON: `training`.
+ * - Row-read bound (N = 1 rows, printed under the native pair; JSON `row_read_bound_ms` on the native-sparse row): the
+ *   time a plain native loop takes to read just the rows that forward needs — per step one 3H-float row of W per
+ *   non-zero input and one row of Rk per unit that fired at t−1 — timed between the kernel runs. The sparse forward's
+ *   multiple of it says how close it runs to the weight reads it cannot avoid; dense ÷ bound is the largest
+ *   sparse÷dense ratio that this run's memory speed allows (the bound moves with the shared machine's bandwidth).
  * - On a shared machine wall-clock medians also count the time this process was not scheduled. The native rows
  *   therefore carry CPU-time medians too (process user+system time of the call, all threads: for 2 threads it is the
  *   total work, spin-waiting in barriers included), with the sparse÷dense ratio of those ("cpu" column; JSON
@@ -32,7 +37,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadNativeEgru, nativeEgruUnavailableReason, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
+import { loadNativeEgru, nativeEgruUnavailableReason, nativeSumRows, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
 import { referenceKernel } from '../core/egru/reference.ts';
 import type { EgruKernel, EgruLayerParams } from '../core/egru/types.ts';
 import { Rng } from '../core/util/rng.ts';
@@ -64,6 +69,11 @@ interface Row {
   gflops: number | null;
   gflops_fwd_bwd: number | null;
   runs: number;
+  /**
+   * native-sparse, N = 1: median time of a plain native loop reading just the rows this forward needs (per step, one
+   * row of W per non-zero input and one row of Rk per unit that fired at t−1), the issue's "weight-row read bound".
+   */
+  row_read_bound_ms?: number;
   /** CPU time (user + system, all threads) of the call, median; native rows only. */
   fwd_cpu_ms?: number;
   fwd_bwd_cpu_ms?: number;
@@ -169,6 +179,33 @@ function timeKernel(k: EgruKernel<Float32Array>, p: EgruLayerParams<Float32Array
   tm.fwdBwd.push(performance.now() - t0);
   tm.fwdBwdCpu.push(cpuMs(c0));
   tm.bsp = g.macs.backwardSparsity.reduce((s, v) => s + v, 0) / T;
+}
+
+/**
+ * The rows a one-sample sparse forward reads, in step order: W rows of the non-zero inputs of each step, Rk rows of
+ * the units with y ≠ 0 at the step before (from one forward run). Returns a timer that reads exactly those rows.
+ */
+function rowReadBound(kernel: EgruKernel<Float32Array>, p: EgruLayerParams<Float32Array>, x: Float32Array): { rowsW: number; rowsR: number; time: () => number } {
+  const H = p.hiddenSize;
+  const f = kernel.forward(p, x, T, 1, { keepCache: false });
+  const w: number[] = [];
+  const r: number[] = [];
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < C; i++) if (x[t * C + i] !== 0) w.push(i);
+    if (t > 0) for (let j = 0; j < H; j++) if (f.y[(t - 1) * H + j] !== 0) r.push(j);
+  }
+  const idxW = Int32Array.from(w);
+  const idxR = Int32Array.from(r);
+  return {
+    rowsW: idxW.length,
+    rowsR: idxR.length,
+    time: () => {
+      const t0 = performance.now();
+      nativeSumRows(p.kernel, 3 * H, idxW);
+      nativeSumRows(p.recurrentKernel, 3 * H, idxR);
+      return performance.now() - t0;
+    },
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -386,9 +423,12 @@ async function main(): Promise<void> {
             const tR = newTiming();
             const doRef = thr === 1 && N === 1 && H <= 512 && (!QUICK || act < 1);
             const refRuns = QUICK ? 1 : 2;
+            const bound = N === 1 ? rowReadBound(nat.sparse, p, x) : null;
+            const tB: number[] = [];
             timeKernel(nat.sparse, p, x, N, dy, newTiming(), true); // warm-up
             for (let i = 0; i < runs; i++) {
               timeKernel(nat.sparse, p, x, N, dy, tS, true);
+              if (bound) tB.push(bound.time());
               timeKernel(nat.dense, p, x, N, dy, tD, true);
               if (doRef && i < refRuns) timeKernel(referenceKernel, p, x, N, dy, tR, true);
             }
@@ -405,12 +445,18 @@ async function main(): Promise<void> {
             };
             const rs = mk('native-sparse', tS, runs);
             const rd = mk('native-dense', tD, runs);
+            if (bound) rs.row_read_bound_ms = median(tB);
             rows.push(rs, rd);
             const ratio = (a: number | null, c: number | null) => (a && c ? (c / a).toFixed(2) + 'x' : '–');
             const line = (row: Row, extra: string) =>
               log(`${row.impl.padEnd(13)} ${String(thr).padStart(3)} ${String(H).padStart(4)} ${String(N).padStart(3)} ${d.toFixed(2).padStart(5)}  ${(act * 100).toFixed(0).padStart(3)}% (${(row.activity * 100).toFixed(1).padStart(5)}%) ${row.backward_sparsity == null ? '     –' : (row.backward_sparsity * 100).toFixed(1).padStart(5) + '%'} ${fmt(row.fwd_ms, 2).padStart(7)} ${fmt(row.fwd_bwd_ms, 2).padStart(10)}   ${fmt(row.gflops).padStart(6)} / ${fmt(row.gflops_fwd_bwd).padStart(6)}   ${extra}`);
             line(rs, `${ratio(rs.fwd_ms, rd.fwd_ms).padStart(8)} / ${ratio(rs.fwd_bwd_ms, rd.fwd_bwd_ms).padStart(7)}   cpu ${fmt(rs.fwd_cpu_ms ?? null, 2)} / ${fmt(rs.fwd_bwd_cpu_ms ?? null, 2)} ms: ${ratio(rs.fwd_cpu_ms ?? null, rd.fwd_cpu_ms ?? null)} / ${ratio(rs.fwd_bwd_cpu_ms ?? null, rd.fwd_bwd_cpu_ms ?? null)}`);
             line(rd, `${''.padStart(18)}   ${b.torch ? `${ratio(b.torch.fwd, rd.fwd_ms).padStart(8)} / ${ratio(b.torch.fwdBwd, rd.fwd_bwd_ms).padStart(7)}` : '                  '}   cpu ${fmt(rd.fwd_cpu_ms ?? null, 2)} / ${fmt(rd.fwd_bwd_cpu_ms ?? null, 2)} ms`);
+            if (bound && rs.row_read_bound_ms) {
+              const b = rs.row_read_bound_ms;
+              const gbs = ((bound.rowsW + bound.rowsR) * 12 * H) / b / 1e6;
+              log(`  row-read bound: the ${bound.rowsW} W + ${bound.rowsR} Rk rows this forward needs, read by a plain loop: ${fmt(b, 2)} ms (${fmt(gbs)} GB/s) → sparse fwd at ${fmt(rs.fwd_ms! / b, 2)}× the bound; dense fwd ÷ bound = ${fmt(rd.fwd_ms! / b, 1)}× (the most sparse÷dense could show at this run's memory speed)`);
+            }
             if (doRef && tR.fwd.length) {
               const rr = mk('reference', tR, tR.fwd.length);
               rows.push(rr);

@@ -31,6 +31,7 @@ interface EgruAddon {
   threads(): number;
   setThreads(n: number, force?: boolean): number;
   threadsForced(): boolean;
+  sumRows(M: Float32Array, cols: number, idx: Int32Array): number;
 }
 
 /** Backward options of the native kernels: the contract's `EgruForwardOptions` (its `inputGrad` included). */
@@ -58,6 +59,15 @@ export function nativeEgruUnavailableReason(): string | null {
 /** ISA paths this CPU can run, best first (empty when the addon is unavailable). */
 export function nativeEgruIsas(): string[] {
   return nativeEgruUnavailableReason() ? [] : addon()!.supportedIsas();
+}
+
+/**
+ * Benchmark helper: the sum of rows `idx` of the row-major matrix M (`cols` floats per row), read by a plain
+ * vectorised native loop: the memory cost of the rows a sparse product needs, without the product (bench/egru.ts
+ * prints it as the row-read bound). Indices are checked (RangeError). Null when the addon is unavailable.
+ */
+export function nativeSumRows(M: Float32Array, cols: number, idx: Int32Array): number | null {
+  return nativeEgruUnavailableReason() ? null : addon()!.sumRows(M, cols, idx);
 }
 
 /** Switches the ISA path for all native kernels of this process; false when the CPU lacks it. */

@@ -52,11 +52,19 @@ struct BwdArgs {
 /** Returns 0 on success, -1 when a work buffer could not be allocated. */
 typedef int (*ForwardFn)(const FwdArgs&, const Par&);
 typedef int (*BackwardFn)(const BwdArgs&, const Par&);
+/** Sum of rows idx[0..count) of a row-major matrix with `cols` floats per row (indices checked by the caller): the
+ * plain cost of reading the rows a sparse product needs, the "row-read bound" that bench/egru.ts prints. */
+typedef double (*SumRowsFn)(const float* M, int cols, const int32_t* idx, int64_t count);
 
-namespace generic { int forward(const FwdArgs&, const Par&); int backward(const BwdArgs&, const Par&); }
+#define EGRU_ISA_DECLS                          \
+  int forward(const FwdArgs&, const Par&);      \
+  int backward(const BwdArgs&, const Par&);     \
+  double sumRows(const float*, int, const int32_t*, int64_t);
+namespace generic { EGRU_ISA_DECLS }
 #if defined(EGRU_X86)
-namespace avx2 { int forward(const FwdArgs&, const Par&); int backward(const BwdArgs&, const Par&); }
-namespace avx512 { int forward(const FwdArgs&, const Par&); int backward(const BwdArgs&, const Par&); }
+namespace avx2 { EGRU_ISA_DECLS }
+namespace avx512 { EGRU_ISA_DECLS }
 #endif
+#undef EGRU_ISA_DECLS
 
 }  // namespace egru

@@ -22,6 +22,7 @@ struct Isa {
   const char* name;
   egru::ForwardFn forward;
   egru::BackwardFn backward;
+  egru::SumRowsFn sumRows;
   bool (*supported)();
 };
 
@@ -44,13 +45,13 @@ bool hasAvx512() {
 #if defined(EGRU_HAVE_KERNELS)
 const Isa kIsas[] = {
 #if defined(EGRU_X86)
-    {"avx512", egru::avx512::forward, egru::avx512::backward, hasAvx512},
-    {"avx2", egru::avx2::forward, egru::avx2::backward, hasAvx2},
+    {"avx512", egru::avx512::forward, egru::avx512::backward, egru::avx512::sumRows, hasAvx512},
+    {"avx2", egru::avx2::forward, egru::avx2::backward, egru::avx2::sumRows, hasAvx2},
 #endif
-    {"generic", egru::generic::forward, egru::generic::backward, always},
+    {"generic", egru::generic::forward, egru::generic::backward, egru::generic::sumRows, always},
 };
 #else
-const Isa kIsas[] = {{"none", nullptr, nullptr, always}};  // e.g. MSVC: no vector extensions, no kernels
+const Isa kIsas[] = {{"none", nullptr, nullptr, nullptr, always}};  // e.g. MSVC: no vector extensions, no kernels
 #endif
 constexpr int kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
 
@@ -283,6 +284,30 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// sumRows(M: Float32Array, cols, idx: Int32Array) → number: the row-read bound helper of bench/egru.ts. Every
+// index is checked against M's row count before any row is read.
+Napi::Value SumRows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto fail = [&](const char* why) {
+    Napi::RangeError::New(env, std::string("EGRU native sumRows: ") + why).ThrowAsJavaScriptException();
+    return env.Undefined();
+  };
+  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsTypedArray())
+    return fail("expected (Float32Array, cols, Int32Array)");
+  const Napi::TypedArray m = info[0].As<Napi::TypedArray>(), ix = info[2].As<Napi::TypedArray>();
+  if (m.TypedArrayType() != napi_float32_array || ix.TypedArrayType() != napi_int32_array)
+    return fail("expected (Float32Array, cols, Int32Array)");
+  const int64_t cols = info[1].As<Napi::Number>().Int64Value();
+  if (cols < 1 || cols > (int64_t)m.ElementLength()) return fail("cols must be in 1..M.length");
+  const int64_t rows = (int64_t)m.ElementLength() / cols;
+  const float* M = m.As<Napi::Float32Array>().Data();
+  const int32_t* idx = ix.As<Napi::Int32Array>().Data();
+  const int64_t count = (int64_t)ix.ElementLength();
+  for (int64_t k = 0; k < count; k++)
+    if (idx[k] < 0 || idx[k] >= rows) return fail("row index out of range");
+  return Napi::Number::New(env, gIsa->sumRows(M, (int)cols, idx, count));
+}
+
 Napi::Value GetIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gIsa->name); }
 
 Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
@@ -325,6 +350,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("forward", Napi::Function::New(env, Forward));
   exports.Set("backward", Napi::Function::New(env, Backward));
   exports.Set("isa", Napi::Function::New(env, GetIsa));
+  exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("threads", Napi::Function::New(env, GetThreads));

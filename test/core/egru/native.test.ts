@@ -7,6 +7,7 @@ import {
   loadNativeEgru,
   nativeEgruIsas,
   nativeEgruUnavailableReason,
+  nativeSumRows,
   setNativeEgruIsa,
   setNativeEgruThreads,
 } from '../../../core/egru/native.ts';
@@ -257,5 +258,24 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     expect(() => native!.sparse.forward(p, x, cfg.T, 2.5, opts)).toThrow(RangeError);
     const f = native!.sparse.forward(p, x, cfg.T, cfg.N, { ...opts, keepCache: false, training: false });
     expect(() => native!.sparse.backward(p, x, f, {}, opts)).toThrow(/cache/);
+  });
+
+  it('sums the listed rows (the bench row-read bound) on every ISA path, and rejects out-of-range rows', () => {
+    const cols = 37; // not a multiple of any vector width: vector and scalar tails
+    const rows = 11;
+    const rng = new Rng(5);
+    const M = new Float32Array(rows * cols).map(() => rng.uniform(-1, 1));
+    const idx = Int32Array.from([3, 0, 10, 3, 7]);
+    let want = 0;
+    for (const i of idx) for (let c = 0; c < cols; c++) want += M[i * cols + c];
+    for (const isa of nativeEgruIsas()) {
+      setNativeEgruIsa(isa);
+      expect(nativeSumRows(M, cols, idx)).toBeCloseTo(want, 4);
+      expect(nativeSumRows(M, cols, new Int32Array(0))).toBe(0);
+    }
+    setNativeEgruIsa(defaultIsa);
+    expect(() => nativeSumRows(M, cols, Int32Array.from([0, rows]))).toThrow(/row index out of range/);
+    expect(() => nativeSumRows(M, cols, Int32Array.from([-1]))).toThrow(RangeError);
+    expect(() => nativeSumRows(M, 0, idx)).toThrow(/cols/);
   });
 });
