@@ -32,6 +32,7 @@ interface EgruAddon {
   setThreads(n: number, force?: boolean): number;
   threadsForced(): boolean;
   sumRows(M: Float32Array, cols: number, idx: Int32Array): number;
+  tuneAllocator(): string;
 }
 
 /** Backward options of the native kernels: the contract's `EgruForwardOptions` (its `inputGrad` included). */
@@ -135,6 +136,32 @@ function zoneArgs(opts: EgruForwardOptions<Float32Array>): Record<string, unknow
   return { zoneout, training: opts.training ?? false, mask: zoneout > 0 && opts.training ? opts.zoneoutMask : null };
 }
 
+let poisonOutputs = false;
+
+/**
+ * Tests only: fill every result array with NaN before the kernel writes it, so that an element a kernel path fails
+ * to write shows up as NaN instead of stale heap contents (see `outputArray`). Returns the previous setting.
+ */
+export function poisonNativeOutputs(on: boolean): boolean {
+  const prev = poisonOutputs;
+  poisonOutputs = on;
+  return prev;
+}
+
+/**
+ * A result array that the kernel overwrites completely (every y, c, o, tr and cache element; every gradient): taken
+ * without zero-filling from its own ArrayBuffer (Buffer.allocUnsafeSlow: never the shared pool, so `.buffer` can be
+ * transferred). With the addon's allocator setting (tuneAllocator in egru_native.cc) freed blocks are reused from
+ * the heap instead of being mapped and page-faulted afresh: 9 fresh 3.3 MB arrays cost 9 ms zeroed, ~0.2-0.5 ms so.
+ */
+function outputArray(n: number): Float32Array {
+  if (n === 0) return new Float32Array(0);
+  const b = Buffer.allocUnsafeSlow(n * 4);
+  const a = new Float32Array(b.buffer, b.byteOffset, n);
+  if (poisonOutputs) a.fill(NaN);
+  return a;
+}
+
 function makeKernel(a: EgruAddon, sparse: boolean): EgruKernel<Float32Array> {
   return {
     name: sparse ? 'native-sparse' : 'native-dense',
@@ -143,12 +170,12 @@ function makeKernel(a: EgruAddon, sparse: boolean): EgruKernel<Float32Array> {
       const H = p.hiddenSize;
       const TNH = T * N * H;
       const keep = opts.keepCache ?? opts.training ?? false;
-      const y = new Float32Array(TNH);
-      const c = new Float32Array(TNH);
-      const o = new Float32Array(TNH);
-      const tr = new Float32Array(TNH);
+      const y = outputArray(TNH);
+      const c = outputArray(TNH);
+      const o = outputArray(TNH);
+      const tr = outputArray(TNH);
       const cache = keep
-        ? { u: new Float32Array(TNH), r: new Float32Array(TNH), g: new Float32Array(TNH), qG: new Float32Array(TNH), s: new Float32Array(TNH) }
+        ? { u: outputArray(TNH), r: outputArray(TNH), g: outputArray(TNH), qG: outputArray(TNH), s: outputArray(TNH) }
         : null;
       const macs = { executed: new Float64Array(T), dense: new Float64Array(T), activity: new Float64Array(T) };
       a.forward({
@@ -173,13 +200,13 @@ function makeKernel(a: EgruAddon, sparse: boolean): EgruKernel<Float32Array> {
       }
       for (const k of ['y', 'c', 'o'] as const) checkLength(`forward ${k} [T,N,H]`, fwd[k], TNH);
       const g: EgruGrads<Float32Array> = {
-        dKernel: new Float32Array(C * 3 * H),
-        dRecurrentKernel: new Float32Array(H * 3 * H),
-        dBias: new Float32Array(3 * H),
-        dRecurrentBias: new Float32Array(3 * H),
-        dTheta: new Float32Array(H),
-        dX: new Float32Array(opts.inputGrad === false ? 0 : T * N * C),
-        dY0: new Float32Array(N * H),
+        dKernel: outputArray(C * 3 * H),
+        dRecurrentKernel: outputArray(H * 3 * H),
+        dBias: outputArray(3 * H),
+        dRecurrentBias: outputArray(3 * H),
+        dTheta: outputArray(H),
+        dX: outputArray(opts.inputGrad === false ? 0 : T * N * C),
+        dY0: outputArray(N * H),
         macs: { executed: new Float64Array(T), dense: new Float64Array(T), backwardSparsity: new Float64Array(T) },
       };
       a.backward({
@@ -213,6 +240,14 @@ export function loadNativeEgru(): NativeEgru | null {
     return null;
   }
   const a = addon()!;
+  allocatorSetting = process.env.EGRU_MALLOC_TUNE === '0' ? 'defaults kept (EGRU_MALLOC_TUNE=0)' : a.tuneAllocator();
   kernels = { sparse: makeKernel(a, true), dense: makeKernel(a, false), isa: a.isa() };
   return kernels;
+}
+
+let allocatorSetting: string | null = null;
+
+/** What loading the native kernels did to the process's malloc settings (null before they are loaded). */
+export function nativeAllocatorSetting(): string | null {
+  return allocatorSetting;
 }

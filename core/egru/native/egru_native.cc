@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include <mutex>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string>
 
 #include "egru_kernels.h"
@@ -308,6 +311,21 @@ Napi::Value SumRows(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, gIsa->sumRows(M, (int)cols, idx, count));
 }
 
+// tuneAllocator() → string: keeps freed large blocks in glibc's heap instead of unmapping them. Every kernel call
+// returns fresh multi-MiB result arrays (y, c, o, tr and the training cache: 9 × 3.3 MB at T=100, N=16, H=512;
+// gradients up to C·3H floats); with glibc's defaults each such block is mmap'ed and every 4 KiB page then faults
+// on first write (≈ 9 ms per N=16 training forward here). Blocks below 32 MiB now come from the heap, and up to
+// 256 MiB of free heap top is kept. Process-wide and glibc-only; core/egru/native.ts calls it once unless
+// EGRU_MALLOC_TUNE=0. The price: freed memory below that size returns to the OS later (RSS stays near its peak).
+Napi::Value TuneAllocator(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  const bool ok = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1;
+  return Napi::String::New(info.Env(), ok ? "glibc: blocks < 32 MiB from the heap, 256 MiB free heap kept" : "glibc: mallopt refused, defaults kept");
+#else
+  return Napi::String::New(info.Env(), "not glibc: allocator defaults kept");
+#endif
+}
+
 Napi::Value GetIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), gIsa->name); }
 
 Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
@@ -351,6 +369,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backward", Napi::Function::New(env, Backward));
   exports.Set("isa", Napi::Function::New(env, GetIsa));
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
+  exports.Set("tuneAllocator", Napi::Function::New(env, TuneAllocator));
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("threads", Napi::Function::New(env, GetThreads));

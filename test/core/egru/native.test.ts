@@ -7,7 +7,9 @@ import {
   loadNativeEgru,
   nativeEgruIsas,
   nativeEgruUnavailableReason,
+  nativeAllocatorSetting,
   nativeSumRows,
+  poisonNativeOutputs,
   setNativeEgruIsa,
   setNativeEgruThreads,
 } from '../../../core/egru/native.ts';
@@ -84,7 +86,10 @@ function expectClose(what: string, a: ArrayLike<number>, b: ArrayLike<number>, t
   let at = -1;
   for (let i = 0; i < b.length; i++) {
     const d = Math.abs(a[i] - b[i]);
-    if (!(d <= maxDiff)) {
+    // A NaN (e.g. an element no kernel path wrote: result arrays are NaN-poisoned here) fails at once; comparing it
+    // with `<=` would let the next element's difference replace it.
+    if (Number.isNaN(d)) expect.fail(`${what}: NaN at ${i} (got ${a[i]}, want ${b[i]})`);
+    if (d > maxDiff) {
       maxDiff = d;
       at = i;
     }
@@ -108,9 +113,17 @@ const configs: Config[] = [
 ];
 
 describe.skipIf(!native)('native EGRU kernels == reference', () => {
+  // Result arrays come uninitialised from the heap (core/egru/native.ts outputArray): poisoned with NaN here, an
+  // element that some kernel path forgets to write fails the comparisons below instead of passing by luck.
+  const poisonWas = poisonNativeOutputs(true);
   afterAll(() => {
     setNativeEgruIsa(defaultIsa);
     setNativeEgruThreads(defaultThreads);
+    poisonNativeOutputs(poisonWas);
+  });
+
+  it('tuned the allocator once at load (glibc), or says why not', () => {
+    expect(nativeAllocatorSetting()).toMatch(process.env.EGRU_MALLOC_TUNE === '0' ? /EGRU_MALLOC_TUNE=0/ : /glibc: blocks < 32 MiB from the heap|not glibc|mallopt refused/);
   });
 
   it('reports the ISA paths it can run, best first, and can switch between them', () => {
