@@ -263,6 +263,20 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     });
   }
 
+  it('an empty sequence (T = 0) gives zero gradients, not uninitialised memory', () => {
+    const cfg = configs[0];
+    const { p, opts } = setup(cfg, 11);
+    for (const k of [native!.sparse, native!.dense]) {
+      const f = k.forward(p, new Float32Array(0), 0, cfg.N, opts);
+      expect(f.y.length).toBe(0);
+      const g = k.backward(p, new Float32Array(0), f, {}, opts);
+      for (const [name, arr] of Object.entries({ dKernel: g.dKernel, dRecurrentKernel: g.dRecurrentKernel, dBias: g.dBias, dRecurrentBias: g.dRecurrentBias, dTheta: g.dTheta, dY0: g.dY0 })) {
+        expect(arr.length, name).toBeGreaterThan(0);
+        expect(arr.every((v) => v === 0), `${name} all zero`).toBe(true);
+      }
+    }
+  });
+
   it('rejects wrong shapes with a RangeError naming the array, never touching memory', () => {
     const cfg = configs[0];
     const { p, x, opts } = setup(cfg, 7);
