@@ -37,7 +37,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadNativeEgru, nativeEgruUnavailableReason, nativeSumRows, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
+import { loadNativeEgru, nativeAllocatorSetting, nativeEgruUnavailableReason, nativeSumRows, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
 import { referenceKernel } from '../core/egru/reference.ts';
 import type { EgruKernel, EgruLayerParams } from '../core/egru/types.ts';
 import { Rng } from '../core/util/rng.ts';
@@ -384,7 +384,7 @@ async function main(): Promise<void> {
   const torchWhy = torchAvailable();
   const tf = await loadTf();
   log(`EGRU bench: C=${C} T=${T} γ=${GAMMA} ε=${EPS}; native ISA ${nat.isa}; ${runs} runs (median)${QUICK ? ' [--quick]' : ''}`);
-  log(`torch: ${torchWhy ?? 'available (1 thread)'}; tfjs-wasm: ${tf ? 'available (1 thread)' : 'unavailable'}`);
+  log(`torch: ${torchWhy ?? 'available (1 thread)'}; tfjs-wasm: ${tf ? 'available (1 thread)' : 'unavailable'}; malloc: ${nativeAllocatorSetting()}`);
   const rows: Row[] = [];
 
   // Dense baselines: once per (H, N).
