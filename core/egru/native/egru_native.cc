@@ -301,7 +301,7 @@ Napi::Value SumRows(const Napi::CallbackInfo& info) {
   if (m.TypedArrayType() != napi_float32_array || ix.TypedArrayType() != napi_int32_array)
     return fail("expected (Float32Array, cols, Int32Array)");
   const int64_t cols = info[1].As<Napi::Number>().Int64Value();
-  if (cols < 1 || cols > (int64_t)m.ElementLength()) return fail("cols must be in 1..M.length");
+  if (cols < 1 || cols > (int64_t)m.ElementLength() || cols > INT32_MAX) return fail("cols must be in 1..M.length");
   const int64_t rows = (int64_t)m.ElementLength() / cols;
   const float* M = m.As<Napi::Float32Array>().Data();
   const int32_t* idx = ix.As<Napi::Int32Array>().Data();
