@@ -103,6 +103,7 @@ export const SMNIST_FULL: Omit<TrainConfig, 'out'> = {
   sampleClipNorm: 0,
   weightDecay: 0,
   adamBeta2: 0.999,
+  thresholdLrScale: 1,
   trainThresholds: true,
   regularisation: { rateLambda: 0, rateTarget: 0.05, stateLambda: 0 },
   valFraction: 0.1,
@@ -161,6 +162,7 @@ async function main(): Promise<void> {
   if (flags['sample-clip']) overrides.sampleClipNorm = Number(flags['sample-clip']);
   if (flags.wd) overrides.weightDecay = Number(flags.wd);
   if (flags.beta2) overrides.adamBeta2 = Number(flags.beta2);
+  if (flags['thr-lr-scale']) overrides.thresholdLrScale = Number(flags['thr-lr-scale']);
   if (flags['freeze-thr']) overrides.trainThresholds = false;
   if (flags['min-lr']) overrides.schedule = { kind: 'cosine', minLr: Number(flags['min-lr']), warmupSteps: 0 };
   const model = { ...base.model };

@@ -11,6 +11,11 @@ export interface AdamOptions {
   epsilon: number;
   /** Decoupled weight decay (AdamW), applied to `kind === 'weight'` tensors only. 0 = plain Adam. */
   weightDecay: number;
+  /**
+   * Learning-rate multiplier for threshold tensors (default 1). A θ step flips spikes of every unit near its
+   * threshold at once, so a slower θ is one remedy for the activity jumps behind long-BPTT loss spikes.
+   */
+  thresholdLrScale?: number;
 }
 
 export const DEFAULT_ADAM: AdamOptions = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 };
@@ -47,10 +52,10 @@ export class Adam<A extends Float = Float32Array> {
     const t = ++this.state.step;
     const c1 = 1 - Math.pow(b1, t);
     const c2 = 1 - Math.pow(b2, t);
-    const stepSize = lr / c1;
     const sqrtC2 = Math.sqrt(c2);
     for (const p of this.params) {
       if (this.frozen.has(p.name)) continue;
+      const stepSize = ((p.kind === 'threshold' ? (this.options.thresholdLrScale ?? 1) : 1) * lr) / c1;
       const m = this.state.m.get(p.name)!;
       const v = this.state.v.get(p.name)!;
       const w = p.value;

@@ -41,6 +41,8 @@ export interface TrainConfig {
    * sudden large gradient moves a parameter by ≈ lr instead of up to ≈ 3·lr (long-BPTT loss spikes).
    */
   adamBeta2: number;
+  /** Learning-rate multiplier for the thresholds θ (default 1; 0 < scale; `trainThresholds: false` freezes them). */
+  thresholdLrScale: number;
   /** Train thresholds (false freezes θ, as the LM recipes do). */
   trainThresholds: boolean;
   regularisation: ActivityRegularisation;
@@ -78,6 +80,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, 'dataset' | 'out'> = {
   sampleClipNorm: 0,
   weightDecay: 0,
   adamBeta2: 0.999,
+  thresholdLrScale: 1,
   trainThresholds: true,
   regularisation: { rateLambda: 0, rateTarget: 0.05, stateLambda: 0 },
   valFraction: 0.1,
@@ -106,6 +109,7 @@ export function resolveTrainConfig(c: Partial<TrainConfig> & Pick<TrainConfig, '
   if (!(r.sampleClipNorm >= 0)) throw bad('sampleClipNorm', r.sampleClipNorm, '≥ 0');
   if (!(r.weightDecay >= 0)) throw bad('weightDecay', r.weightDecay, '≥ 0');
   if (!(r.adamBeta2 > 0 && r.adamBeta2 < 1)) throw bad('adamBeta2', r.adamBeta2, 'in (0, 1)');
+  if (!(r.thresholdLrScale > 0 && Number.isFinite(r.thresholdLrScale))) throw bad('thresholdLrScale', r.thresholdLrScale, 'a finite number > 0');
   if (!(r.valFraction >= 0 && r.valFraction < 1)) throw bad('valFraction', r.valFraction, 'in [0, 1)');
   if (!Number.isInteger(r.patience) || r.patience < 0) throw bad('patience', r.patience, 'an integer ≥ 0');
   if (!Number.isInteger(r.seed)) throw bad('seed', r.seed, 'an integer');

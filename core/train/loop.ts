@@ -205,7 +205,7 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
     const params = model.parameters();
     const clipper = cfg.sampleClipNorm > 0 ? new SampleClipper(model) : null;
     const frozen = new Set(cfg.trainThresholds ? [] : params.filter((p) => p.kind === 'threshold').map((p) => p.name));
-    const adam = new Adam(params, { beta1: 0.9, beta2: cfg.adamBeta2, epsilon: 1e-8, weightDecay: cfg.weightDecay }, frozen);
+    const adam = new Adam(params, { beta1: 0.9, beta2: cfg.adamBeta2, epsilon: 1e-8, weightDecay: cfg.weightDecay, thresholdLrScale: cfg.thresholdLrScale }, frozen);
     if (optimiserState) adam.importState(optimiserState);
 
     const B = cfg.batchSize;

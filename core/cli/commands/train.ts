@@ -34,7 +34,7 @@ model
                           MaxPool(P) per block (default K=3, P=2), flattened into the EGRU (paper-like)
   --readout trace|y       --pooling mean|last|ramp     --gamma G   --eps E   --thr-mean M   --zoneout P
 optimisation
-  --epochs N  --batch N  --lr X  --seed N  --clip X (0 = off)  --weight-decay X  --beta2 X (Adam, default 0.999)  --freeze-thresholds
+  --epochs N  --batch N  --lr X  --seed N  --clip X (0 = off)  --weight-decay X  --beta2 X (Adam, default 0.999)  --thr-lr-scale X (θ's LR multiplier)  --freeze-thresholds
   --sample-clip X         clip each sequence's gradient to norm X before the batch mean (0 = off)
   --schedule constant | step:EVERY_EPOCHS:GAMMA | cosine[:MIN_LR[:WARMUP_STEPS]]
   --reg-rate L[:TARGET]   λ·(mean o − target)² activity regulariser (surrogate gradient)
@@ -137,6 +137,7 @@ export async function configFromArgs(args: string[]): Promise<{ config: TrainCon
   t('sample-clip', 'sampleClipNorm');
   t('weight-decay', 'weightDecay');
   t('beta2', 'adamBeta2');
+  t('thr-lr-scale', 'thresholdLrScale');
   t('val', 'valFraction');
   t('patience', 'patience');
   t('workers', 'workers');

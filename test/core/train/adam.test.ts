@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Adam, clipGradNorm } from '../../../core/train/adam.ts';
+import { Adam, DEFAULT_ADAM, clipGradNorm } from '../../../core/train/adam.ts';
 import { learningRate } from '../../../core/train/schedule.ts';
 import type { NamedParam } from '../../../core/model/gesture-model.ts';
 
@@ -77,5 +77,16 @@ describe('LR schedules', () => {
     expect(learningRate(s, 1, 10, 10, 110)).toBeCloseTo(1, 9);
     expect(learningRate(s, 1, 60, 10, 110)).toBeCloseTo(0.55, 9);
     expect(learningRate(s, 1, 110, 10, 110)).toBeCloseTo(0.1, 9);
+  });
+
+  it('scales the threshold step by thresholdLrScale and leaves other tensors alone', () => {
+    const mk = () => [param('w', [0], [1]), param('thr', [0], [1], 'threshold')];
+    const [w1, t1] = mk();
+    const [w2, t2] = mk();
+    new Adam([w1, t1], { ...DEFAULT_ADAM }).update(0.01);
+    new Adam([w2, t2], { ...DEFAULT_ADAM, thresholdLrScale: 0.1 }).update(0.01);
+    expect(w2.value[0]).toBe(w1.value[0]);
+    expect(t1.value[0]).toBeCloseTo(-0.01, 6); // first Adam step: −lr · sign(g)
+    expect(t2.value[0]).toBeCloseTo(-0.001, 6);
   });
 });

@@ -21,6 +21,8 @@ describe('egru train', () => {
     expect(config.dataset).toEqual({ kind: 'synthetic', options: { trainSamples: 50 } });
     expect(config.adamBeta2).toBe(0.999);
     expect((await configFromArgs(['--config', f, '--beta2', '0.99'])).config.adamBeta2).toBe(0.99);
+    expect(config.thresholdLrScale).toBe(1);
+    expect((await configFromArgs(['--config', f, '--thr-lr-scale', '0.1'])).config.thresholdLrScale).toBe(0.1);
   });
 
   it('rejects bad usage with a UsageError naming the flag', async () => {
@@ -29,6 +31,7 @@ describe('egru train', () => {
     await expect(configFromArgs(['--dataset', 'synthetic', '--out', 'x', '--epochs', 'many'])).rejects.toBeInstanceOf(UsageError);
     await expect(configFromArgs(['--dataset', 'synthetic', '--out', 'x', '--batch', '0'])).rejects.toThrow(/batchSize/);
     await expect(configFromArgs(['--dataset', 'synthetic', '--out', 'x', '--beta2', '1'])).rejects.toThrow(/adamBeta2/);
+    await expect(configFromArgs(['--dataset', 'synthetic', '--out', 'x', '--thr-lr-scale', '0'])).rejects.toThrow(/thresholdLrScale/);
     await expect(configFromArgs(['--dataset', '/no/such/dir', '--out', 'x'])).rejects.toThrow(/neither a built-in dataset/);
   });
 
