@@ -72,6 +72,15 @@
  *   H=64, larger spikes. Next to try: Adam β2 = 0.99 or per-tensor update clipping (a spike passes the global clip as a
  *   normal-sized gradient but hits parameters whose running √v is small), a peak LR of 1e−3 at H=128, a lower LR for θ.
  *
+ * Session-6 runs (2026-12-01, 2 cores, `--hidden 64 --batch 64 --pool ramp --workers 2`, `--beta2` is new):
+ *   - `--lr 3e-3 --min-lr 2e-5 --epochs 280 --beta2 0.99`: faster start (val 76.4 % at epoch 41, against ≈ 62 % for the
+ *     2e−3 / β2 0.999 run), then collapsed at epochs 50–56 (val 11 %, train loss 4.6); stopped.
+ *   - `--lr 2e-3 --min-lr 2e-5 --epochs 200 --beta2 0.99`: **84.0 % test** (best epoch 161, val 84.0 %), activity 37.8 %,
+ *     MACs ÷1.21, 336 samples/s, 1 h 14 min — the best so far, still below 90 %. Validation 55 % (ep 20) → 71 % (40) →
+ *     78 % (70) → 82 % (110) → 84 % (161), flat at 83–84 % with train ≈ 86 % over the last 40 epochs. β2 = 0.99 did not
+ *     remove the spikes: 17 epochs with a train loss above 1.5 between epochs 11 and 88 (val down to 23 % at epoch 80).
+ *   Next to try: a lower LR for θ (`--thr-lr-scale`, new), the paper's much larger batch (500) with more epochs, H ≥ 128.
+ *
  * `--quick` is the CI smoke variant (see SMNIST_QUICK). `--out DIR` keeps the bundle; `--resume` continues it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
