@@ -108,6 +108,18 @@ enum Err : int32_t {
 
 // ------------------------------------------------------------------------------------------ LZ4 decode
 
+// LZ4's length extension after a token nibble of 15: bytes are added while they are 255. False when the block ends
+// inside it.
+EVENTS_INLINE bool AddLengthBytes(const uint8_t* src, size_t& ip, size_t iend, size_t& n) {
+  uint32_t b;
+  do {
+    if (ip >= iend) return false;
+    b = src[ip++];
+    n += b;
+  } while (b == 255);
+  return true;
+}
+
 // One sequence of a block at src[ip]: its literals, then (unless the block ends there) its match, ip and op advanced.
 // Returns kSeqMore, kSeqEnd (the block ended after the literals: op is its decoded length) or a negative Err. Every
 // copy is bounds-checked; the fixed-size copies write past the run only where the output has room.
@@ -116,14 +128,7 @@ EVENTS_INLINE int32_t DecodeSequence(const uint8_t* src, size_t& ip, size_t iend
                                      size_t window) {
   const uint32_t token = src[ip++];
   size_t lit = token >> 4;
-  if (lit == 15) {
-    uint32_t b;
-    do {
-      if (ip >= iend) return kBadBlock;
-      b = src[ip++];
-      lit += b;
-    } while (b == 255);
-  }
+  if (lit == 15 && !AddLengthBytes(src, ip, iend, lit)) return kBadBlock;
   if (lit > iend - ip) return kBadBlock;
   if (lit > oend - op) return kOutputFull;
   // Short runs: one fixed-size copy (bytes past lit are rewritten later). The width matters: AEDAT 4 event
@@ -145,14 +150,7 @@ EVENTS_INLINE int32_t DecodeSequence(const uint8_t* src, size_t& ip, size_t iend
   ip += 2;
   if (offset == 0 || offset > op - window) return kBadBlock;
   size_t len = token & 15;
-  if (len == 15) {
-    uint32_t b;
-    do {
-      if (ip >= iend) return kBadBlock;
-      b = src[ip++];
-      len += b;
-    } while (b == 255);
-  }
+  if (len == 15 && !AddLengthBytes(src, ip, iend, len)) return kBadBlock;
   len += 4;
   if (len > oend - op) return kOutputFull;
   uint8_t* d = out + op;
