@@ -14,7 +14,8 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#define EGRU_X86 1
 #include <immintrin.h>
 #define EGRU_PAUSE() _mm_pause()
 #else
@@ -76,6 +77,7 @@ class Pool {
   }
 
   void loop(int tid) {
+    flushDenormals();  // a pool thread runs nothing but kernels: set once, never restored
     unsigned seen = 0;
     for (;;) {
       void (*fn)(void*, int);
@@ -157,7 +159,25 @@ void* scratchBuffer(int slot, size_t bytes) {
   return a.ptr[slot];
 }
 
-ParLease::ParLease(int nthreads) : par{1, nullptr, runSerial, barrierNone, scratchBuffer} {
+unsigned flushDenormals() {
+#if defined(EGRU_X86)
+  const unsigned saved = _mm_getcsr();
+  _mm_setcsr(saved | 0x8040u);  // FTZ (bit 15) | DAZ (bit 6)
+  return saved;
+#else
+  return 0;
+#endif
+}
+
+void restoreFpMode(unsigned saved) {
+#if defined(EGRU_X86)
+  _mm_setcsr(saved);
+#else
+  (void)saved;
+#endif
+}
+
+ParLease::ParLease(int nthreads) : par{1, nullptr, runSerial, barrierNone, scratchBuffer}, savedFpMode_(flushDenormals()) {
   if (nthreads > 1 && pool().tryAcquire()) {
     held_ = true;
     par = Par{nthreads, &pool(), runThunk, barrierThunk, scratchBuffer};
@@ -166,6 +186,7 @@ ParLease::ParLease(int nthreads) : par{1, nullptr, runSerial, barrierNone, scrat
 
 ParLease::~ParLease() {
   if (held_) pool().release();
+  restoreFpMode(savedFpMode_);
 }
 
 int hardwareThreads() {

@@ -277,6 +277,28 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     }
   });
 
+  it('flushes denormals only inside the kernels: the calling JS thread keeps IEEE denormals after every call', () => {
+    // The kernels set FTZ|DAZ for their duration (egru_pool.h flushDenormals). Left set on the JS thread, DAZ would
+    // read every denormal double as zero: 5e-324 · 1 would be 0 and MIN_NORMAL / 2 would underflow to 0.
+    const denormalsWork = (): boolean => {
+      const tiny = Number('5e-324'); // parsed at run time, not folded by the compiler
+      return tiny * 1 === tiny && 2.2250738585072014e-308 / 2 > 0;
+    };
+    expect(denormalsWork()).toBe(true);
+    const cfg = configs[4];
+    const { p, x, opts } = setup(cfg, 5);
+    for (const threads of [1, 2]) {
+      setNativeEgruThreads(threads);
+      for (const k of [native!.sparse, native!.dense]) {
+        const f = k.forward(p, x, cfg.T, cfg.N, opts);
+        expect(denormalsWork(), `after forward, ${threads} thread(s)`).toBe(true);
+        k.backward(p, x, f, { dy: new Float32Array(f.y.length).fill(0.1) }, opts);
+        expect(denormalsWork(), `after backward, ${threads} thread(s)`).toBe(true);
+      }
+    }
+    setNativeEgruThreads(defaultThreads);
+  });
+
   it('rejects wrong shapes with a RangeError naming the array, never touching memory', () => {
     const cfg = configs[0];
     const { p, x, opts } = setup(cfg, 7);
