@@ -21,9 +21,9 @@ void restoreFpMode(unsigned saved);
  * pool is free, and on the calling thread alone when another JS thread (a training shard in a worker thread, say)
  * is inside a pooled call. Waiting for that call instead would idle this thread for its whole length, and on a
  * machine whose cores the other shards already use, a second pooled call would only oversubscribe them.
+ * The lease also switches the calling thread to flushDenormals() for the call and restores its mode after: that
+ * thread is a JS thread, and JavaScript arithmetic must keep IEEE denormals.
  */
-// The lease also switches the calling thread to flushDenormals() for the call and restores its mode after: that
-// thread is a JS thread, and JavaScript arithmetic must keep IEEE denormals.
 class ParLease {
  public:
   explicit ParLease(int nthreads);
