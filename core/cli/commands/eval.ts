@@ -1,7 +1,9 @@
 /**
  * `egru eval BUNDLE DATASET`: accuracy (overall and per class), confusion matrix, mean EGRU activity and the MAC
  * reduction against a dense GRU of the same size, for a model bundle on a gesture dataset folder (DVS128 Gesture
- * layout, tonic's copy, or labelled recordings — e.g. a folder made by `egru sim` with an unseen seed).
+ * layout, tonic's copy, or labelled recordings — e.g. a folder made by `egru sim` with an unseen seed), or on a
+ * built-in dataset named instead of a folder (`smnist`: the bundle's own training split sizes are used, so its
+ * test digits are the ones training never saw).
  *
  * The dataset is preprocessed with the bundle's own `preprocessing` object and nothing else, so evaluation sees
  * exactly what training saw.
@@ -15,14 +17,18 @@ import { getEgruKernel } from '../../egru/kernels.ts';
 import type { KernelPreference } from '../../egru/kernels.ts';
 import { assembleBatch, splitTrainVal } from '../../train/dataset.ts';
 import type { Batch, Dataset } from '../../train/dataset.ts';
+import { existsSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { openEventDir } from '../../train/datasets/event-dirs.ts';
+import { builtinDatasetNames, openDataset } from '../../train/datasets/registry.ts';
 import { hasGroups, splitByGroup } from '../../train/datasets/event-windows.ts';
 
 const USAGE = `usage: egru eval BUNDLE DATASET [--split test|val|train|all] [--json] [options]
 
 Evaluates a model bundle on a gesture dataset folder: accuracy overall and per class, confusion matrix, mean
 EGRU activity and MACs executed vs a dense GRU of the same size. Every window of the chosen split is one sample;
-the dataset is preprocessed exactly as the bundle's model.json says.
+the dataset is preprocessed exactly as the bundle's model.json says. DATASET may also name a built-in dataset
+(smnist) that the bundle was trained on: its splits are made with the options recorded in the bundle.
 
   --split S          test (default when the dataset has one, else all) | val | train | all
                      val/train: the validation split of the training data made with the bundle's seed and
@@ -168,7 +174,7 @@ export function formatReport(r: EvalReport): string {
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'evaluate a model bundle on a gesture dataset folder (accuracy, confusion, activity, MAC reduction)',
+  summary: 'evaluate a model bundle on a gesture dataset folder or a built-in dataset (accuracy, confusion, activity, MAC reduction)',
   usage: USAGE,
   async run(args) {
     const { flags, positional } = parseArgs(args, ['json', 'no-cache']);
@@ -183,13 +189,19 @@ export const evalCommand: Command = {
     if (!['auto', 'native', 'native-dense', 'reference', 'reference-dense'].includes(kernelPref)) throw new UsageError(`unknown --kernel ${kernelPref}`);
     const kernel = getEgruKernel(kernelPref === 'auto' ? undefined : (kernelPref as KernelPreference));
     const { meta, model } = await loadBundle(bundleDir, kernel);
-    if (meta.preprocessing.kind !== 'event-frames') {
-      throw new UsageError(`bundle ${bundleDir} was trained on '${meta.preprocessing.kind}' input, not event frames; it cannot be evaluated on an event dataset`);
-    }
     const json = Boolean(flags.json);
-    const cacheDir = flags['no-cache'] ? null : typeof flags['cache-dir'] === 'string' ? flags['cache-dir'] : undefined;
-    const prepBar = progress('preprocessing');
-    const splits = await openEventDir(datasetDir, { preprocessing: meta.preprocessing, cacheDir, onProgress: (d, n) => prepBar(d, n) });
+    const builtin = !existsSync(datasetDir) && builtinDatasetNames().includes(datasetDir) && datasetDir !== 'dir';
+    let splits: { train: Dataset; test?: Dataset; layout: string };
+    if (builtin) {
+      splits = { ...(await openBuiltin(datasetDir, meta)), layout: `built-in dataset '${datasetDir}'` };
+    } else {
+      if (meta.preprocessing.kind !== 'event-frames') {
+        throw new UsageError(`bundle ${bundleDir} was trained on '${meta.preprocessing.kind}' input, not event frames; it cannot be evaluated on an event dataset`);
+      }
+      const cacheDir = flags['no-cache'] ? null : typeof flags['cache-dir'] === 'string' ? flags['cache-dir'] : undefined;
+      const prepBar = progress('preprocessing');
+      splits = await openEventDir(datasetDir, { preprocessing: meta.preprocessing, cacheDir, onProgress: (d, n) => prepBar(d, n) });
+    }
     const names = splits.train.classNames;
     if (names.length !== meta.classNames.length || names.some((n, i) => n !== meta.classNames[i])) {
       throw new Error(`dataset classes (${names.join(', ')}) differ from the bundle's (${meta.classNames.join(', ')})`);
@@ -207,7 +219,10 @@ export const evalCommand: Command = {
       if (chosen === 'val' && !s.val) throw new UsageError(`the bundle was trained without a validation split (valFraction ${valFraction})`);
       ds = chosen === 'val' ? s.val! : s.train;
     }
-    if (ds.size === 0) throw new Error(`split '${chosen}' of ${datasetDir} has no complete ${meta.preprocessing.windowUs / 1000} ms window`);
+    if (ds.size === 0) {
+      const what = meta.preprocessing.kind === 'event-frames' ? `complete ${meta.preprocessing.windowUs / 1000} ms window` : 'sample';
+      throw new Error(`split '${chosen}' of ${datasetDir} has no ${what}`);
+    }
     const evalBar = progress('evaluating');
     const r = evaluateClassifier(model, ds, batch, evalBar);
     const report: EvalReport = { bundle: bundleDir, dataset: datasetDir, split: chosen, ...r, seconds: (performance.now() - t0) / 1000 };
@@ -215,6 +230,20 @@ export const evalCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * A built-in dataset (`smnist`, …) opened with the options the bundle was trained with (its provenance), so that
+ * 'test' is the bundle's held-out test set; the dataset's preprocessing must equal the bundle's.
+ */
+async function openBuiltin(kind: string, meta: BundleMeta): Promise<{ train: Dataset; test?: Dataset }> {
+  const trained = (meta.provenance.config as { dataset?: { kind?: unknown; options?: Record<string, unknown> } }).dataset;
+  const options = trained?.kind === kind ? (trained.options ?? {}) : {};
+  const splits = await openDataset({ kind, options });
+  if (!isDeepStrictEqual(splits.preprocessing, meta.preprocessing)) {
+    throw new Error(`the bundle's input (${JSON.stringify(meta.preprocessing)}) is not what dataset '${kind}' gives (${JSON.stringify(splits.preprocessing)})`);
+  }
+  return { train: splits.train, test: splits.test };
+}
 
 /** Datasets one after another (same classes and input size). */
 function concatDatasets(parts: Dataset[], name: string): Dataset {

@@ -97,3 +97,53 @@ describe('egru eval', () => {
     expect(missing.stderr).toMatch(/model\.json|no such file/);
   });
 });
+
+describe('egru eval on a built-in dataset (smnist)', () => {
+  let dir = '';
+  let smBundle = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'egru-eval-smnist-'));
+    smBundle = path.join(dir, 'model');
+    // A tiny S-MNIST run (784 steps × 1 pixel) on 80 train / 30 test digits: what matters is that eval rebuilds
+    // exactly the splits training used and the same model outputs, not the accuracy.
+    await runTraining({
+      dataset: { kind: 'smnist', options: { trainSamples: 80, testSamples: 30 } },
+      out: smBundle,
+      model: { hiddenSizes: [8], inputGain: 10 },
+      epochs: 1,
+      batchSize: 20,
+      lr: 1e-2,
+      valFraction: 0.25,
+      seed: 3,
+    });
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('uses the split sizes recorded in the bundle and reproduces its recorded test and validation accuracy', async () => {
+    const meta = await readBundleMeta(smBundle);
+    const test = JSON.parse((await egru(['eval', smBundle, 'smnist', '--json'])).stdout) as Record<string, any>;
+    expect(test.split).toBe('test');
+    expect(test.windows).toBe(30);
+    expect(test.classes.length).toBe(10);
+    expect((test.confusion as number[][]).flat().reduce((a, v) => a + v, 0)).toBe(30);
+    expect(test.accuracy).toBeCloseTo(meta.metrics.testAccuracy as number, 12);
+    const val = JSON.parse((await egru(['eval', smBundle, 'smnist', '--json', '--split', 'val'])).stdout) as Record<string, any>;
+    const train = JSON.parse((await egru(['eval', smBundle, 'smnist', '--json', '--split', 'train'])).stdout) as Record<string, any>;
+    expect(val.windows + train.windows).toBe(80); // the 80 training digits, split as training split them
+    expect(val.windows).toBeGreaterThanOrEqual(15);
+    expect(val.windows).toBeLessThanOrEqual(25);
+    expect(val.accuracy).toBeCloseTo(meta.metrics.valAccuracy as number, 12);
+    expect(val.activity).toBeGreaterThan(0);
+  });
+
+  it('refuses a gesture bundle on smnist and an S-MNIST bundle on a gesture folder, naming the mismatch', async () => {
+    const wrong = await egru(['eval', bundle, 'smnist']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/is not what dataset 'smnist' gives/);
+    const folder = await egru(['eval', smBundle, fx.dir]);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toMatch(/trained on 'sequence' input, not event frames/);
+  });
+});
