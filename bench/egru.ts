@@ -40,7 +40,7 @@
  *   `fwd_cpu_ms`, `fwd_bwd_cpu_ms`). They do not remove cache and memory-bandwidth contention.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNativeEgru, nativeAllocatorSetting, nativeEgruUnavailableReason, nativeSumRows, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
@@ -345,6 +345,21 @@ function timeTorch(H: number, N: number, runs: number, threads = 1): { fwd: numb
 }
 
 // ------------------------------------------------------------------------------------------------
+/**
+ * Peak resident memory of THIS process in MiB: Linux's VmHWM (the high-water mark of this process's own address
+ * space). Not getrusage's maxRSS: on Linux that survives exec, so a child spawned by a big parent reports at least
+ * the parent's RSS (every child of this bench printed the parent's 546-700 MiB, torch's too).
+ */
+function peakRssMiB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux: fall through
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
 /** `--peak-child impl`: one fwd+bwd of T=100, N=16, H=1024 in a fresh process; prints its peak RSS (MiB). */
 function peakChild(impl: string): void {
   const nat = loadNativeEgru()!;
@@ -358,7 +373,7 @@ function peakChild(impl: string): void {
   const base = process.memoryUsage().rss;
   const ft = k.forward(p, x, T, N, { training: true });
   k.backward(p, x, ft, { dy }, { training: true, inputGrad: false } as NativeBackwardOptions);
-  console.log(JSON.stringify({ peak_mib: process.resourceUsage().maxRSS / 1024, base_mib: base / 2 ** 20 }));
+  console.log(JSON.stringify({ peak_mib: peakRssMiB(), base_mib: base / 2 ** 20 }));
 }
 
 function peakOf(impl: string): { peak: number; base: number } | null {

@@ -14,6 +14,18 @@ import time
 import torch
 
 
+def peak_rss_mib() -> float:
+    """This process's own peak RSS: VmHWM on Linux (ru_maxrss survives exec and reports the parent's size)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     cfg = json.loads(sys.argv[1])
     C, H, N, T, runs = cfg["C"], cfg["H"], cfg["N"], cfg["T"], cfg["runs"]
@@ -35,7 +47,7 @@ def main() -> None:
         y, _ = gru(x)
         (y * dy).sum().backward()
         fb.append((time.perf_counter() - t0) * 1e3)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps({"fwd_ms": statistics.median(fwd), "fwd_bwd_ms": statistics.median(fb), "peak_mib": peak}))
 
 
