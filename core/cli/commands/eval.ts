@@ -8,6 +8,8 @@
  * The dataset is preprocessed with the bundle's own `preprocessing` object and nothing else, so evaluation sees
  * exactly what training saw.
  */
+import { existsSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import type { Command } from '../command.ts';
 import { parseArgs, UsageError } from '../command.ts';
 import { loadBundle } from '../../model/bundle.ts';
@@ -17,8 +19,6 @@ import { getEgruKernel } from '../../egru/kernels.ts';
 import type { KernelPreference } from '../../egru/kernels.ts';
 import { assembleBatch, splitTrainVal } from '../../train/dataset.ts';
 import type { Batch, Dataset } from '../../train/dataset.ts';
-import { existsSync } from 'node:fs';
-import { isDeepStrictEqual } from 'node:util';
 import { openEventDir } from '../../train/datasets/event-dirs.ts';
 import { builtinDatasetNames, openDataset } from '../../train/datasets/registry.ts';
 import { hasGroups, splitByGroup } from '../../train/datasets/event-windows.ts';
