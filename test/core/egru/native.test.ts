@@ -288,7 +288,7 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     const cfg = configs[4];
     const { p, x, opts } = setup(cfg, 5);
     for (const threads of [1, 2]) {
-      setNativeEgruThreads(threads);
+      setNativeEgruThreads(threads, true); // force: at this size backward would otherwise stay on one thread
       for (const k of [native!.sparse, native!.dense]) {
         const f = k.forward(p, x, cfg.T, cfg.N, opts);
         expect(denormalsWork(), `after forward, ${threads} thread(s)`).toBe(true);
