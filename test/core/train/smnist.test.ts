@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { reproSmnist, SMNIST_FULL, SMNIST_QUICK, useOneKernelThread } from '../../../scripts/repro-smnist.ts';
+import { reproSmnist, SMNIST_CONTINUE_TO, SMNIST_FULL, SMNIST_QUICK, useOneKernelThread } from '../../../scripts/repro-smnist.ts';
+import { learningRate } from '../../../core/train/schedule.ts';
 import type { TrainEvent } from '../../../core/train/loop.ts';
 import { loadBundle } from '../../../core/model/bundle.ts';
 
@@ -27,9 +28,50 @@ describe('sequential MNIST', () => {
     expect(String(meta.provenance.dataset)).toMatch(/784 steps × 1 pixel/);
   });
 
-  it('the full recipe is the paper input (784 steps × 1 pixel) on the fixed 8,000/2,000 split, and quick differs only in size', () => {
+  it('continueTo resumes the finished run to more epochs on the longer run\'s cosine (a warm LR restart)', { timeout: 120_000 }, async () => {
+    const epochs: Extract<TrainEvent, { type: 'epoch' }>[] = [];
+    let starts = 0;
+    const schedule = { kind: 'cosine', minLr: 1e-4, warmupSteps: 0 } as const;
+    const r = await reproSmnist({
+      quick: true,
+      out: path.join(dir, 'continue'),
+      continueTo: 4,
+      overrides: { epochs: 2, lr: 1e-2, schedule, workers: 1, dataset: { kind: 'smnist', options: { trainSamples: 60, testSamples: 20 } } },
+      onEvent: (e) => {
+        if (e.type === 'epoch') epochs.push(e);
+        if (e.type === 'start') starts++;
+      },
+    });
+    expect(starts).toBe(2);
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
+    expect(r.epochsCompleted).toBe(4);
+    expect(r.test!.samples).toBe(20);
+    // 54 training digits (60 less the 10 % validation split) in batches of 16: 4 steps per epoch. Each epoch record
+    // carries the LR of its last step: stage 1 anneals over 2 epochs, stage 2 follows the 4-epoch cosine.
+    const spe = 4;
+    expect(epochs[1].lr).toBeCloseTo(learningRate(schedule, 1e-2, 2 * spe - 1, spe, 2 * spe), 12);
+    expect(epochs[2].lr).toBeCloseTo(learningRate(schedule, 1e-2, 3 * spe - 1, spe, 4 * spe), 12);
+    expect(epochs[2].lr).toBeGreaterThan(3 * epochs[1].lr); // the restart: 2.3e−3 after 4.8e−4
+    const { meta } = await loadBundle(r.bundleDir);
+    expect(meta.metrics.testAccuracy).toBe(r.test!.accuracy);
+
+    // `--resume` of a run already past stage 1 (e.g. after a crash in stage 2) goes straight on with stage 2.
+    const later: number[] = [];
+    const r2 = await reproSmnist({
+      quick: true,
+      out: path.join(dir, 'continue'),
+      continueTo: 5,
+      overrides: { epochs: 2, lr: 1e-2, schedule, workers: 1, resume: true, dataset: { kind: 'smnist', options: { trainSamples: 60, testSamples: 20 } } },
+      onEvent: (e) => e.type === 'epoch' && later.push(e.epoch),
+    });
+    expect(later).toEqual([5]);
+    expect(r2.epochsCompleted).toBe(5);
+  });
+
+  it('the full recipe is the paper input (784 steps × 1 pixel) on the fixed 8,000/2,000 split; quick is a subset with a smaller net', () => {
     expect(SMNIST_FULL.dataset).toEqual({ kind: 'smnist', options: {} });
-    expect(SMNIST_QUICK.model).toEqual(SMNIST_FULL.model);
+    expect(SMNIST_CONTINUE_TO).toBeGreaterThan(SMNIST_FULL.epochs);
+    expect(SMNIST_QUICK.model).toEqual({ ...SMNIST_FULL.model, hiddenSizes: [64], pooling: 'mean' });
     expect(SMNIST_QUICK.dataset).toEqual({ kind: 'smnist', options: { trainSamples: 1000, testSamples: 200 } });
   });
 });
