@@ -196,8 +196,15 @@ export async function reproSmnist(opts: { quick?: boolean; out?: string; overrid
   const base = opts.quick ? SMNIST_QUICK : SMNIST_FULL;
   const out = opts.out ?? path.join(mkdtempSync(path.join(tmpdir(), 'egru-smnist-')), 'model');
   const cfg = { ...base, ...opts.overrides, out };
-  const first = await runTraining(cfg, { onEvent: opts.onEvent });
   const continueTo = opts.continueTo ?? (opts.quick ? 0 : SMNIST_CONTINUE_TO);
+  // Stage 1's progress ETA also counts stage 2's epochs (at stage 1's current throughput).
+  const laterEpochs = Math.max(0, continueTo - cfg.epochs);
+  const onEvent = opts.onEvent;
+  const onFirst =
+    onEvent && laterEpochs > 0
+      ? (e: TrainEvent) => onEvent(e.type === 'progress' ? { ...e, etaSec: e.etaSec + (laterEpochs * e.stepsPerEpoch * cfg.batchSize) / e.samplesPerSec } : e)
+      : onEvent;
+  const first = await runTraining(cfg, { onEvent: onFirst });
   if (first.status !== 'completed' || !(continueTo > first.epochsCompleted)) return first;
   return runTraining({ ...cfg, epochs: continueTo, resume: true }, { onEvent: opts.onEvent });
 }

@@ -31,6 +31,7 @@ describe('sequential MNIST', () => {
   it('continueTo resumes the finished run to more epochs on the longer run\'s cosine (a warm LR restart)', { timeout: 120_000 }, async () => {
     const epochs: Extract<TrainEvent, { type: 'epoch' }>[] = [];
     let starts = 0;
+    let lastStage1: Extract<TrainEvent, { type: 'progress' }> | null = null;
     const schedule = { kind: 'cosine', minLr: 1e-4, warmupSteps: 0 } as const;
     const r = await reproSmnist({
       quick: true,
@@ -40,6 +41,7 @@ describe('sequential MNIST', () => {
       onEvent: (e) => {
         if (e.type === 'epoch') epochs.push(e);
         if (e.type === 'start') starts++;
+        if (e.type === 'progress' && starts === 1) lastStage1 = e;
       },
     });
     expect(starts).toBe(2);
@@ -52,6 +54,9 @@ describe('sequential MNIST', () => {
     expect(epochs[1].lr).toBeCloseTo(learningRate(schedule, 1e-2, 2 * spe - 1, spe, 2 * spe), 12);
     expect(epochs[2].lr).toBeCloseTo(learningRate(schedule, 1e-2, 3 * spe - 1, spe, 4 * spe), 12);
     expect(epochs[2].lr).toBeGreaterThan(3 * epochs[1].lr); // the restart: 2.3e−3 after 4.8e−4
+    // At stage 1's last step its ETA is stage 2's 2 epochs × 4 steps × 16 digits at the current throughput.
+    expect(lastStage1!.epoch).toBe(2);
+    expect(lastStage1!.etaSec).toBeCloseTo((2 * spe * 16) / lastStage1!.samplesPerSec, 6);
     const { meta } = await loadBundle(r.bundleDir);
     expect(meta.metrics.testAccuracy).toBe(r.test!.accuracy);
 
