@@ -20,7 +20,7 @@ import type { KernelPreference } from '../../egru/kernels.ts';
 import { assembleBatch, splitTrainVal } from '../../train/dataset.ts';
 import type { Batch, Dataset } from '../../train/dataset.ts';
 import { openEventDir } from '../../train/datasets/event-dirs.ts';
-import { builtinDatasetNames, openDataset } from '../../train/datasets/registry.ts';
+import { isBuiltinDataset, openDataset } from '../../train/datasets/registry.ts';
 import { hasGroups, splitByGroup } from '../../train/datasets/event-windows.ts';
 
 const USAGE = `usage: egru eval BUNDLE DATASET [--split test|val|train|all] [--json] [options]
@@ -190,7 +190,7 @@ export const evalCommand: Command = {
     const kernel = getEgruKernel(kernelPref === 'auto' ? undefined : (kernelPref as KernelPreference));
     const { meta, model } = await loadBundle(bundleDir, kernel);
     const json = Boolean(flags.json);
-    const builtin = !existsSync(datasetDir) && builtinDatasetNames().includes(datasetDir) && datasetDir !== 'dir';
+    const builtin = !existsSync(datasetDir) && isBuiltinDataset(datasetDir);
     let splits: { train: Dataset; test?: Dataset; layout: string };
     if (builtin) {
       splits = { ...(await openBuiltin(datasetDir, meta)), layout: `built-in dataset '${datasetDir}'` };

@@ -10,7 +10,7 @@ import type { TrainConfig } from '../../train/config.ts';
 import { resolveTrainConfig } from '../../train/config.ts';
 import type { LrSchedule } from '../../train/schedule.ts';
 import type { DatasetSpec } from '../../train/datasets/registry.ts';
-import { builtinDatasetNames } from '../../train/datasets/registry.ts';
+import { builtinDatasetNames, isBuiltinDataset } from '../../train/datasets/registry.ts';
 import { runTraining } from '../../train/loop.ts';
 import type { TrainEvent, TrainResult } from '../../train/loop.ts';
 import { startTrainingWorker } from '../../train/worker.ts';
@@ -21,7 +21,7 @@ Trains an EGRU classifier (front end → EGRU stack → readout on the trace) an
 validation split of the TRAINING data) as a bundle folder; the test split is evaluated once at the end.
 
 data and output
-  --dataset NAME|DIR      ${builtinDatasetNames().filter((n) => n !== 'dir').join(' | ')} | a dataset folder
+  --dataset NAME|DIR      ${builtinDatasetNames().filter(isBuiltinDataset).join(' | ')} | a dataset folder
   --train-samples N       use only the first N training samples (built-in datasets)
   --test-samples N        use only the first N test samples (built-in datasets)
   --out DIR               bundle folder (model.json + weights.safetensors); checkpoint in DIR.checkpoint
@@ -96,7 +96,7 @@ export async function configFromArgs(args: string[]): Promise<{ config: TrainCon
   c.regularisation = { ...(c.regularisation ?? {}) };
   if (typeof flags.dataset === 'string') {
     const d = flags.dataset;
-    const spec: DatasetSpec = builtinDatasetNames().includes(d) && d !== 'dir' ? { kind: d, options: {} } : { kind: 'dir', options: { path: d } };
+    const spec: DatasetSpec = isBuiltinDataset(d) ? { kind: d, options: {} } : { kind: 'dir', options: { path: d } };
     if (spec.kind === 'dir' && !(existsSync(d) && statSync(d).isDirectory())) throw new UsageError(`--dataset ${d}: neither a built-in dataset (${builtinDatasetNames().join(', ')}) nor a folder`);
     c.dataset = spec;
   }

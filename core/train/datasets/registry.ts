@@ -38,6 +38,11 @@ export function builtinDatasetNames(): string[] {
   return [...Object.keys(BUILTIN), 'dir'];
 }
 
+/** True when `name` names a dataset by itself (`smnist`, …), i.e. a `kind` other than 'dir', which needs a folder. */
+export function isBuiltinDataset(name: string): boolean {
+  return Object.hasOwn(BUILTIN, name);
+}
+
 /** Opens the dataset a spec describes. Throws an Error naming the spec when nothing matches. */
 export async function openDataset(spec: DatasetSpec): Promise<DatasetSplits> {
   if ('module' in spec) {
