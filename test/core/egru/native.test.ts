@@ -110,6 +110,9 @@ const configs: Config[] = [
   // full blocks of 96 and a partial one) with 3H = 210 (not a multiple of the vector width: vector and scalar tail
   // columns), the y ≠ 0 lists built in the gate update feed 60 gathers.
   { name: 'N=1 T=60 H=70 sparse input, long sequence', T: 60, N: 1, C: 300, H: 70, inputDensity: 0.05, thetaMean: 0.3 },
+  // Appended. 12,000 rows (T·N): more than one L2 chunk of a δ panel on every ISA path (10,922 rows of 48 B on the
+  // generic one, fewer on the others), so the column-list products dW and dRk add their entries chunk by chunk.
+  { name: 'N=60 T=200 H=20 sparse input, more rows than one chunk', T: 200, N: 60, C: 12, H: 20, inputDensity: 0.15, thetaMean: 0.2 },
 ];
 
 describe.skipIf(!native)('native EGRU kernels == reference', () => {
@@ -169,6 +172,36 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
       }
     }
   }
+
+  it('sparse == dense within 1e-5 when dW and dRk are summed chunk by chunk (12,000 rows), on every ISA path', () => {
+    const cfg = configs[configs.length - 1];
+    const { p, x, opts, up } = setup(cfg, 77);
+    setNativeEgruThreads(1);
+    for (const isa of isas) {
+      expect(setNativeEgruIsa(isa)).toBe(true);
+      const fs = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
+      const fd = native!.dense.forward(p, x, cfg.T, cfg.N, opts);
+      expect(Array.from(fs.o), `${isa} o`).toEqual(Array.from(fd.o));
+      const activity = fs.macs.activity.reduce((a, b) => a + b, 0) / cfg.T;
+      expect(activity, 'some units fire, most do not (so the lists are sparse)').toBeGreaterThan(0.05);
+      expect(activity).toBeLessThan(0.6);
+      const gs = native!.sparse.backward(p, x, fs, up, opts);
+      const gd = native!.dense.backward(p, x, fd, up, opts);
+      const rel = (a: Float32Array, b: Float32Array) => {
+        let d = 0;
+        let m = 0;
+        for (let i = 0; i < b.length; i++) {
+          d = Math.max(d, Math.abs(a[i] - b[i]));
+          m = Math.max(m, Math.abs(b[i]));
+        }
+        return d / m;
+      };
+      expect(rel(gs.dKernel, gd.dKernel), `${isa} dKernel`).toBeLessThanOrEqual(1e-5);
+      expect(rel(gs.dRecurrentKernel, gd.dRecurrentKernel), `${isa} dRecurrentKernel`).toBeLessThanOrEqual(1e-5);
+      expect(rel(gs.dTheta, gd.dTheta), `${isa} dTheta`).toBeLessThanOrEqual(1e-5);
+    }
+    setNativeEgruIsa(defaultIsa);
+  });
 
   it('sparse MAC counts equal the reference recipe at low activity and are below dense; dense counts all', () => {
     setNativeEgruIsa(defaultIsa);
