@@ -110,8 +110,9 @@
  * Session-9 run (2026-12-01, same Xeon, the session-8 bundle resumed: `… --epochs 400 --resume --out DIR`; this is the
  * default recipe's third stage): **88.9 % test** (best epoch 342, val 91.5 %, train 91 %), activity 42.9 %, MACs
  * ÷1.01, 1 h 00 min for the 120 epochs of stage 3 at 223 samples/s (the backward's row chunks, commit 4d6d398, took
- * it from 190). The restart (LR 2.1e−4) cost 1–2 points of validation for ~30 epochs (88.9–89.9 % at 281–331), then
- * 91.0 % (324) → 91.4 % (341) → 91.5 % (342), 89.5–90.8 % over the last 60 epochs; train reached 92 %. Test is again
+ * it from 190). The restart (LR 2.1e−4) made validation noisy for ~40 epochs (mostly 88–90 %, with dips to 81.4 % at 293
+ * and 73.5 % at 300; train loss peaked at 0.45, epoch 294), then 91.0 % (324) → 91.4 % (341) → 91.5 % (342), then
+ * 88.9–91.3 % to epoch 400; train reached 92 %. Test is again
  * 2.6 points below the selected validation peak: the real gain of stage 3 is about +0.6 points (2,000 test digits:
  * ±0.7 % standard error), so a fourth stage is unlikely to reach 90 %; H = 256 is next (`--hidden 256`: val 43 % at
  * epoch 8 against 38 % for H = 128, at about half the samples/s).
