@@ -11,6 +11,11 @@ const dir = mkdtempSync(path.join(tmpdir(), 'egru-smnist-test-'));
 beforeAll(() => useOneKernelThread());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+// The staged-run tests: 60 digits (54 train in batches of 16: 4 steps per epoch), 2-epoch first stage.
+const schedule = { kind: 'cosine', minLr: 1e-4, warmupSteps: 0 } as const;
+const small = { kind: 'smnist', options: { trainSamples: 60, testSamples: 20 } } as const;
+const tiny = { epochs: 2, lr: 1e-2, schedule, workers: 1, dataset: small };
+
 describe('sequential MNIST', () => {
   it('quick smoke (pixel-by-pixel, 784 steps × 1 pixel, 1,000/200 digits): learns clearly on real digits', { timeout: 400_000 }, async () => {
     const epochs: Extract<TrainEvent, { type: 'epoch' }>[] = [];
@@ -32,12 +37,11 @@ describe('sequential MNIST', () => {
     const epochs: Extract<TrainEvent, { type: 'epoch' }>[] = [];
     let starts = 0;
     let lastStage1: Extract<TrainEvent, { type: 'progress' }> | null = null;
-    const schedule = { kind: 'cosine', minLr: 1e-4, warmupSteps: 0 } as const;
     const r = await reproSmnist({
       quick: true,
       out: path.join(dir, 'continue'),
       continueTo: 4,
-      overrides: { epochs: 2, lr: 1e-2, schedule, workers: 1, dataset: { kind: 'smnist', options: { trainSamples: 60, testSamples: 20 } } },
+      overrides: tiny,
       onEvent: (e) => {
         if (e.type === 'epoch') epochs.push(e);
         if (e.type === 'start') starts++;
@@ -66,7 +70,7 @@ describe('sequential MNIST', () => {
       quick: true,
       out: path.join(dir, 'continue'),
       continueTo: 5,
-      overrides: { epochs: 2, lr: 1e-2, schedule, workers: 1, resume: true, dataset: { kind: 'smnist', options: { trainSamples: 60, testSamples: 20 } } },
+      overrides: { ...tiny, resume: true },
       onEvent: (e) => e.type === 'epoch' && later.push(e.epoch),
     });
     expect(later).toEqual([5]);
@@ -77,14 +81,12 @@ describe('sequential MNIST', () => {
     const epochs: Extract<TrainEvent, { type: 'epoch' }>[] = [];
     let starts = 0;
     const lastProgress: Extract<TrainEvent, { type: 'progress' }>[] = [];
-    const schedule = { kind: 'cosine', minLr: 1e-4, warmupSteps: 0 } as const;
-    const small = { kind: 'smnist', options: { trainSamples: 60, testSamples: 20 } } as const;
     const out = path.join(dir, 'three');
     const r = await reproSmnist({
       quick: true,
       out,
       continueTo: [3, 4],
-      overrides: { epochs: 2, lr: 1e-2, schedule, workers: 1, dataset: small },
+      overrides: tiny,
       onEvent: (e) => {
         if (e.type === 'epoch') epochs.push(e);
         if (e.type === 'start') starts++;
@@ -110,7 +112,7 @@ describe('sequential MNIST', () => {
       quick: true,
       out,
       continueTo: [3, 5],
-      overrides: { epochs: 2, lr: 1e-2, schedule, workers: 1, resume: true, dataset: small },
+      overrides: { ...tiny, resume: true },
       onEvent: (e) => e.type === 'epoch' && later.push(e.epoch),
     });
     expect(later).toEqual([5]);
