@@ -33,6 +33,26 @@ interface EgruAddon {
   threadsForced(): boolean;
   sumRows(M: Float32Array, cols: number, idx: Int32Array): number;
   tuneAllocator(): string;
+  poolTime(src: Float32Array, T: number, N: number, H: number, lengths: Int32Array, mode: number, out: Float32Array): void;
+  poolTimeBackward(dm: Float32Array, T: number, N: number, H: number, lengths: Int32Array, mode: number, dSrc: Float32Array): void;
+  sumValid(a: Float32Array, T: number, N: number, H: number, lengths: Int32Array): number;
+}
+
+/**
+ * The addon's time reductions over [T, N, H] float32 tensors (core/model/readout.ts dispatches to them; its
+ * TypeScript loops are the reference, equal to the bit). Mode: 0 mean, 1 ramp, 2 last.
+ */
+export type NativeReadout = Pick<EgruAddon, 'poolTime' | 'poolTimeBackward' | 'sumValid'>;
+
+let readoutOps: NativeReadout | null | undefined;
+
+/** The native time reductions, or null when the addon is unavailable. */
+export function nativeReadout(): NativeReadout | null {
+  if (readoutOps === undefined) {
+    const a = nativeEgruUnavailableReason() ? null : addon();
+    readoutOps = a && typeof a.poolTime === 'function' ? a : null;
+  }
+  return readoutOps;
 }
 
 /** Backward options of the native kernels: the contract's `EgruForwardOptions` (its `inputGrad` included). */

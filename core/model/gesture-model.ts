@@ -10,7 +10,7 @@
  */
 import type { EgruForwardOptions, EgruForwardResult, EgruKernel, EgruLayerParams, EgruUpstream, Float } from '../egru/types.ts';
 import type { GestureModelConfig } from './config.ts';
-import { linearBackward, linearForward, poolTime, poolTimeBackward, softmaxCrossEntropy } from './readout.ts';
+import { linearBackward, linearForward, poolTime, poolTimeBackward, softmaxCrossEntropy, sumValid } from './readout.ts';
 import type { Rng } from '../util/rng.ts';
 import { CnnFront, cnnParamSpecs, type CnnCache } from './front-cnn.ts';
 
@@ -372,25 +372,7 @@ function addInto<A extends Float>(dst: A, src: Float): void {
   for (let i = 0; i < dst.length; i++) dst[i] += src[i];
 }
 
-/** Sum of a [T, N, H] tensor over each sample's valid steps, and the number of entries summed. */
-function sumValid(a: Float, T: number, N: number, H: number, lengths: Int32Array): { sum: number; count: number } {
-  let sum = 0;
-  let count = 0;
-  for (let n = 0; n < N; n++) {
-    const L = Math.min(T, lengths[n]);
-    count += L * H;
-    for (let t = 0; t < L; t++) {
-      const s = (t * N + n) * H;
-      for (let j = 0; j < H; j++) sum += a[s + j];
-    }
-  }
-  return { sum, count };
-}
-
 function fillValid<A extends Float>(a: A, T: number, N: number, H: number, lengths: Int32Array, v: number): A {
-  for (let n = 0; n < N; n++) {
-    const L = Math.min(T, lengths[n]);
-    for (let t = 0; t < L; t++) a.fill(v, (t * N + n) * H, (t * N + n + 1) * H);
-  }
+  for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) if (t < lengths[n]) a.fill(v, (t * N + n) * H, (t * N + n + 1) * H);
   return a;
 }
