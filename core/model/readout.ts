@@ -37,8 +37,9 @@ function native(a: Float, b: Float): ReturnType<typeof nativeReadout> {
 }
 
 // Time reductions over [T, N, H] tensors (25 MB each at S-MNIST size, 784 × 32 × 256): the dispatchers below run
-// the addon's copy (core/egru/native/egru_readout.cc) on float32 data, ~10× faster than these loops, which are the
-// readable reference and the fallback; the two compute in double in the same order, so they agree to the bit.
+// the addon's copy (core/egru/native/egru_readout.cc) on float32 data, which is faster than these loops (measured at
+// that size, quiet box: pooling 20.9 → 6.5 ms, its adjoint 22.4 → 3.6 ms, the valid-step sum 7.1 → 4.5 ms); the
+// loops are the readable reference and the fallback. Both compute in double in the same order: equal to the bit.
 // Memory order throughout: steps outer, samples inner (each out[n, j] still sums its steps in increasing t).
 
 /** m[n, :] = Σ_t w_t·src[t, n, :] over t < len[n] (w per `Pooling`) or src[len[n] − 1, n, :] ('last'). src is [T, N, H]. */
