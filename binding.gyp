@@ -14,7 +14,7 @@
     },
     {
       "target_name": "egru_native",
-      "sources": ["core/egru/native/egru_native.cc", "core/egru/native/egru_pool.cc", "core/egru/native/egru_readout.cc"],
+      "sources": ["core/egru/native/egru_native.cc", "core/egru/native/egru_pool.cc", "core/egru/native/egru_model_ops.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],

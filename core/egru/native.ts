@@ -36,23 +36,26 @@ interface EgruAddon {
   poolTime(src: Float32Array, T: number, N: number, H: number, lengths: Int32Array, mode: number, out: Float32Array): void;
   poolTimeBackward(dm: Float32Array, T: number, N: number, H: number, lengths: Int32Array, mode: number, dSrc: Float32Array): void;
   sumValid(a: Float32Array, T: number, N: number, H: number, lengths: Int32Array): number;
+  adamUpdate(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, stepSize: number, sqrtC2: number, decay: number): void;
+  sumSquares(g: Float32Array): number;
 }
 
 /**
- * The addon's time reductions over [T, N, H] float32 tensors (core/model/readout.ts dispatches to them; its
- * TypeScript loops are the reference, equal to the bit). Mode: 0 mean, 1 ramp, 2 last.
+ * The addon's whole-array float32 operations of the model and the trainer (core/egru/native/egru_model_ops.cc):
+ * time reductions for core/model/readout.ts (pooling mode 0 mean, 1 ramp, 2 last) and the Adam step and squared
+ * gradient norm for core/train/adam.ts. Each has a TypeScript reference there, equal to the bit.
  */
-export type NativeReadout = Pick<EgruAddon, 'poolTime' | 'poolTimeBackward' | 'sumValid'>;
+export type NativeModelOps = Pick<EgruAddon, 'poolTime' | 'poolTimeBackward' | 'sumValid' | 'adamUpdate' | 'sumSquares'>;
 
-let readoutOps: NativeReadout | null | undefined;
+let modelOps: NativeModelOps | null | undefined;
 
-/** The native time reductions, or null when the addon is unavailable. */
-export function nativeReadout(): NativeReadout | null {
-  if (readoutOps === undefined) {
+/** The native model/trainer operations, or null when the addon is unavailable. */
+export function nativeModelOps(): NativeModelOps | null {
+  if (modelOps === undefined) {
     const a = nativeEgruUnavailableReason() ? null : addon();
-    readoutOps = a && typeof a.poolTime === 'function' ? a : null;
+    modelOps = a && typeof a.poolTime === 'function' && typeof a.adamUpdate === 'function' ? a : null;
   }
-  return readoutOps;
+  return modelOps;
 }
 
 /** Backward options of the native kernels: the contract's `EgruForwardOptions` (its `inputGrad` included). */

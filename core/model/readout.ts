@@ -5,7 +5,7 @@
  * sample instead of per step.
  */
 import type { Float } from '../egru/types.ts';
-import { nativeReadout } from '../egru/native.ts';
+import { nativeModelOps } from '../egru/native.ts';
 
 /**
  * How the per-step values are reduced over time before the readout:
@@ -32,12 +32,12 @@ function checkLengths(lengths: Int32Array, T: number): void {
 const MODE_CODE: Record<Pooling, number> = { mean: 0, ramp: 1, last: 2 };
 
 /** The addon's reductions when both tensors are float32 and it loaded (null: use the TypeScript loops). */
-function native(a: Float, b: Float): ReturnType<typeof nativeReadout> {
-  return a instanceof Float32Array && b instanceof Float32Array ? nativeReadout() : null;
+function native(a: Float, b: Float): ReturnType<typeof nativeModelOps> {
+  return a instanceof Float32Array && b instanceof Float32Array ? nativeModelOps() : null;
 }
 
 // Time reductions over [T, N, H] tensors (25 MB each at S-MNIST size, 784 × 32 × 256): the dispatchers below run
-// the addon's copy (core/egru/native/egru_readout.cc) on float32 data, which is faster than these loops (measured at
+// the addon's copy (core/egru/native/egru_model_ops.cc) on float32 data, which is faster than these loops (measured at
 // that size, quiet box: pooling 20.9 → 6.5 ms, its adjoint 22.4 → 3.6 ms, the valid-step sum 7.1 → 4.5 ms); the
 // loops are the readable reference and the fallback. Both compute in double in the same order: equal to the bit.
 // Memory order throughout: steps outer, samples inner (each out[n, j] still sums its steps in increasing t).

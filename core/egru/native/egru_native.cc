@@ -15,7 +15,7 @@
 
 #include "egru_kernels.h"
 #include "egru_pool.h"
-#include "egru_readout.h"
+#include "egru_model_ops.h"
 
 namespace {
 
@@ -376,7 +376,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Function::New(env, GetThreads));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("threadsForced", Napi::Function::New(env, ThreadsForced));
-  egruRegisterReadout(env, exports);
+  egruRegisterModelOps(env, exports);
   return exports;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nativeEgruUnavailableReason, nativeReadout } from '../../../core/egru/native.ts';
+import { nativeEgruUnavailableReason, nativeModelOps } from '../../../core/egru/native.ts';
 import {
   poolTime,
   poolTimeBackward,
@@ -74,7 +74,7 @@ describe.skipIf(reason !== null)('time pooling: native == TypeScript reference, 
     const dm = Float32Array.from({ length: N * H }, () => rng.normal(0, 1));
 
     it(`poolTime, poolTimeBackward and sumValid, T=${T} N=${N} H=${H}, unequal lengths`, () => {
-      expect(nativeReadout()).not.toBeNull();
+      expect(nativeModelOps()).not.toBeNull();
       for (const mode of MODES) {
         const a = poolTime(src, T, N, H, lengths, mode, new Float32Array(N * H).fill(NaN));
         const b = poolTimeTs(src, T, N, H, lengths, mode, new Float32Array(N * H).fill(NaN));
@@ -89,7 +89,7 @@ describe.skipIf(reason !== null)('time pooling: native == TypeScript reference, 
   }
 
   it('wrong shapes and types are RangeErrors that say what is wrong, never a crash', () => {
-    const nat = nativeReadout()!;
+    const nat = nativeModelOps()!;
     const src = new Float32Array(2 * 3 * 4);
     const len = Int32Array.of(2, 2, 1);
     expect(() => nat.poolTime(src, 2, 3, 5, len, 0, new Float32Array(15))).toThrow(/tensor \[T,N,H\] has 24 values, expected 30/);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Adam, DEFAULT_ADAM, clipGradNorm } from '../../../core/train/adam.ts';
+import { Adam, DEFAULT_ADAM, adamStepTs, clipGradNorm, sumSquaresTs } from '../../../core/train/adam.ts';
+import { nativeEgruUnavailableReason, nativeModelOps } from '../../../core/egru/native.ts';
+import { Rng } from '../../../core/util/rng.ts';
 import { learningRate } from '../../../core/train/schedule.ts';
 import type { NamedParam } from '../../../core/model/gesture-model.ts';
 
@@ -59,6 +61,45 @@ describe('Adam', () => {
     expect(b.grad[0]).toBeCloseTo(0.8, 5);
     expect(clipGradNorm([a, b], 10)).toBeCloseTo(1, 5); // under the limit: unchanged
     expect(b.grad[0]).toBeCloseTo(0.8, 5);
+  });
+});
+
+const noNative = nativeEgruUnavailableReason();
+if (noNative) console.warn(`native Adam tests skipped: ${noNative}`);
+
+describe.skipIf(noNative !== null)('Adam and the gradient norm: native == TypeScript reference, to the bit', () => {
+  const rng = new Rng(5);
+  // 1,003 values: not a multiple of the 4 partial sums; gradients over many magnitudes, some exactly zero.
+  const n = 1003;
+  const grads = () => Float32Array.from({ length: n }, (_, i) => (i % 97 === 0 ? 0 : rng.normal(0, 1) * 10 ** rng.int(7) * 1e-4));
+
+  it('adamUpdate leaves w, m and v identical to adamStepTs over 20 steps (with weight decay)', () => {
+    const nat = nativeModelOps()!;
+    const w0 = Float32Array.from({ length: n }, () => rng.normal(0, 0.5));
+    const a = { w: w0.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+    const b = { w: w0.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+    for (let t = 1; t <= 20; t++) {
+      const g = grads();
+      const c1 = 1 - 0.9 ** t;
+      const sqrtC2 = Math.sqrt(1 - 0.99 ** t);
+      nat.adamUpdate(a.w, g, a.m, a.v, 0.9, 0.99, 1e-8, 1e-3 / c1, sqrtC2, 1 - 1e-3 * 0.01);
+      adamStepTs(b.w, g, b.m, b.v, 0.9, 0.99, 1e-8, 1e-3 / c1, sqrtC2, 1 - 1e-3 * 0.01);
+    }
+    for (const k of ['w', 'm', 'v'] as const) expect(Buffer.from(a[k].buffer).equals(Buffer.from(b[k].buffer)), k).toBe(true);
+    expect(a.w.some((x, i) => x !== w0[i])).toBe(true);
+  });
+
+  it('sumSquares equals sumSquaresTs exactly, and wrong arguments are RangeErrors', () => {
+    const nat = nativeModelOps()!;
+    for (const len of [0, 1, 3, 4, 1003]) {
+      const g = grads().subarray(0, len);
+      expect(nat.sumSquares(g)).toBe(sumSquaresTs(g));
+    }
+    expect(sumSquaresTs(Float32Array.of(3, 4))).toBe(25);
+    const f = new Float32Array(4);
+    expect(() => nat.adamUpdate(f, new Float32Array(3), f.slice(), f.slice(), 0.9, 0.99, 1e-8, 1e-3, 1, 1)).toThrow(/4, 3, 4 and 4 values; they must match/);
+    expect(() => nat.adamUpdate(f, f, f, new Float64Array(4) as unknown as Float32Array, 0.9, 0.99, 1e-8, 1e-3, 1, 1)).toThrow(/expected \(w, g, m, v: Float32Array/);
+    expect(() => nat.sumSquares([1, 2] as unknown as Float32Array)).toThrow(/expected a Float32Array/);
   });
 });
 
