@@ -17,7 +17,7 @@
       "sources": ["core/egru/native/egru_native.cc", "core/egru/native/egru_pool.cc", "core/egru/native/egru_model_ops.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions", "-ffp-contract=off"],
       "cflags_cc!": ["-fno-rtti"],
       "dependencies": ["egru_isa_generic"],
       "conditions": [
@@ -26,7 +26,7 @@
           "dependencies": ["egru_isa_avx2", "egru_isa_avx512"]
         }]
       ],
-      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"] },
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-ffp-contract=off"] },
       "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/O2", "/std:c++17"] } }
     },
     {

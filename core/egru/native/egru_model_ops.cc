@@ -9,8 +9,9 @@
 // 10-11 ms with the AVX2 loop (training step's maths without it: ~124 ms).
 //
 // Bit-equality: every value is computed in double exactly as the TypeScript does it (load float → double, the same
-// operations in the same order, round to float on store). This target is built without FMA contraction
-// (-std=c++17 implies -ffp-contract=off in GCC), so a·b + c stays two roundings, as in JavaScript.
+// operations in the same order, round to float on store). This target is built with -ffp-contract=off (binding.gyp;
+// Clang would otherwise fuse a·b + c into an FMA where the CPU has one, e.g. on arm64), so a·b + c stays two roundings,
+// as in JavaScript.
 #include <napi.h>
 #include <stdint.h>
 #include <string.h>
