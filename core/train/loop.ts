@@ -47,6 +47,9 @@ export interface ProgressEvent {
   lr: number;
   samplesPerSec: number;
   etaSec: number;
+  /** Wall-clock time (Date.now(), ms) at which the step finished: comparable across threads (a worker's events
+   * reach the UI thread later than they happen, and how much later depends on load). */
+  at: number;
 }
 
 export type TrainEvent =
@@ -269,7 +272,7 @@ export async function runTraining(config: Partial<TrainConfig> & Pick<TrainConfi
         if ((s + 1) % cfg.progressEvery === 0 || s + 1 === stepsPerEpoch) {
           const sps = trainSamples / Math.max(1e-9, trainSec);
           const remainingSteps = totalSteps - (globalStep + 1);
-          emit({ type: 'progress', epoch: epoch + 1, step: s + 1, stepsPerEpoch, loss: sumLoss / seen, accuracy: sumCorrect / seen, activity: sumAct / seen, lr, samplesPerSec: sps, etaSec: (remainingSteps * B) / sps });
+          emit({ type: 'progress', epoch: epoch + 1, step: s + 1, stepsPerEpoch, loss: sumLoss / seen, accuracy: sumCorrect / seen, activity: sumAct / seen, lr, samplesPerSec: sps, etaSec: (remainingSteps * B) / sps, at: Date.now() });
         }
         // Let the event loop deliver messages (progress to the parent, cancel requests) between batches.
         await new Promise<void>((r) => setImmediate(r));
