@@ -20,6 +20,7 @@ import type {
   EgruKernel,
   EgruLayerParams,
   EgruUpstream,
+  Float,
 } from './types.ts';
 
 interface EgruAddon {
@@ -56,6 +57,12 @@ export function nativeModelOps(): NativeModelOps | null {
     modelOps = a && typeof a.poolTime === 'function' && typeof a.adamUpdate === 'function' ? a : null;
   }
   return modelOps;
+}
+
+/** nativeModelOps() when every array is a Float32Array (the ops are float32-only), else null: the caller's TypeScript
+ * reference then runs (float64 models, gradient checks, no addon). */
+export function nativeModelOpsFor(...arrays: Float[]): NativeModelOps | null {
+  return arrays.every((a) => a instanceof Float32Array) ? nativeModelOps() : null;
 }
 
 /** Backward options of the native kernels: the contract's `EgruForwardOptions` (its `inputGrad` included). */

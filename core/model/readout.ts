@@ -5,7 +5,7 @@
  * sample instead of per step.
  */
 import type { Float } from '../egru/types.ts';
-import { nativeModelOps } from '../egru/native.ts';
+import { nativeModelOpsFor } from '../egru/native.ts';
 
 /**
  * How the per-step values are reduced over time before the readout:
@@ -31,11 +31,6 @@ function checkLengths(lengths: Int32Array, T: number): void {
 
 const MODE_CODE: Record<Pooling, number> = { mean: 0, ramp: 1, last: 2 };
 
-/** The addon's reductions when both tensors are float32 and it loaded (null: use the TypeScript loops). */
-function native(a: Float, b: Float): ReturnType<typeof nativeModelOps> {
-  return a instanceof Float32Array && b instanceof Float32Array ? nativeModelOps() : null;
-}
-
 // Time reductions over [T, N, H] tensors (25 MB each at S-MNIST size, 784 × 32 × 256): the dispatchers below run
 // the addon's copy (core/egru/native/egru_model_ops.cc) on float32 data, which is faster than these loops (measured at
 // that size, quiet box: pooling 20.9 → 6.5 ms, its adjoint 22.4 → 3.6 ms, the valid-step sum 7.1 → 4.5 ms); the
@@ -44,7 +39,7 @@ function native(a: Float, b: Float): ReturnType<typeof nativeModelOps> {
 
 /** m[n, :] = Σ_t w_t·src[t, n, :] over t < len[n] (w per `Pooling`) or src[len[n] − 1, n, :] ('last'). src is [T, N, H]. */
 export function poolTime<A extends Float>(src: A, T: number, N: number, H: number, lengths: Int32Array, mode: Pooling, out: A): A {
-  const nat = native(src, out);
+  const nat = nativeModelOpsFor(src, out);
   if (!nat) return poolTimeTs(src, T, N, H, lengths, mode, out);
   checkLengths(lengths, T);
   nat.poolTime(src as Float32Array, T, N, H, lengths, MODE_CODE[mode], out as Float32Array);
@@ -53,7 +48,7 @@ export function poolTime<A extends Float>(src: A, T: number, N: number, H: numbe
 
 /** Adjoint of poolTime: scatters dm [N, H] back onto dSrc [T, N, H] (overwrites every element of dSrc). */
 export function poolTimeBackward<A extends Float>(dm: A, T: number, N: number, H: number, lengths: Int32Array, mode: Pooling, dSrc: A): A {
-  const nat = native(dm, dSrc);
+  const nat = nativeModelOpsFor(dm, dSrc);
   if (!nat) return poolTimeBackwardTs(dm, T, N, H, lengths, mode, dSrc);
   checkLengths(lengths, T);
   nat.poolTimeBackward(dm as Float32Array, T, N, H, lengths, MODE_CODE[mode], dSrc as Float32Array);
@@ -62,9 +57,10 @@ export function poolTimeBackward<A extends Float>(dm: A, T: number, N: number, H
 
 /** Sum of a [T, N, H] tensor over each sample's valid steps (t < len[n]), and the number of entries summed. */
 export function sumValid(a: Float, T: number, N: number, H: number, lengths: Int32Array): { sum: number; count: number } {
+  const nat = nativeModelOpsFor(a);
+  if (!nat) return sumValidTs(a, T, N, H, lengths);
   checkLengths(lengths, T);
-  const nat = native(a, a);
-  return nat ? { sum: nat.sumValid(a as Float32Array, T, N, H, lengths), count: validCount(lengths, H) } : sumValidTs(a, T, N, H, lengths);
+  return { sum: nat.sumValid(a as Float32Array, T, N, H, lengths), count: validCount(lengths, H) };
 }
 
 function validCount(lengths: Int32Array, H: number): number {

@@ -4,7 +4,7 @@
  */
 import type { Float } from '../egru/types.ts';
 import type { NamedParam } from '../model/gesture-model.ts';
-import { nativeModelOps } from '../egru/native.ts';
+import { nativeModelOpsFor } from '../egru/native.ts';
 
 export interface AdamOptions {
   beta1: number;
@@ -62,7 +62,7 @@ export class Adam<A extends Float = Float32Array> {
       const w: Float = p.value;
       const g: Float = p.grad;
       const decay = p.kind === 'weight' && wd > 0 ? 1 - lr * wd : 1;
-      const nat = w instanceof Float32Array && g instanceof Float32Array ? nativeModelOps() : null;
+      const nat = nativeModelOpsFor(w, g);
       if (nat) nat.adamUpdate(w as Float32Array, g as Float32Array, m, v, b1, b2, e, stepSize, sqrtC2, decay);
       else adamStepTs(w, g, m, v, b1, b2, e, stepSize, sqrtC2, decay);
     }
@@ -89,8 +89,8 @@ export class Adam<A extends Float = Float32Array> {
 /**
  * One tensor's Adam step (the TypeScript reference of the addon's `adamUpdate`, which is used for float32 tensors and
  * agrees to the bit: both compute in double in this order, and read m and v back as stored). At 3.9 M parameters
- * (a 2048-input, H = 512 layer) this loop takes 37-60 ms per step, the addon's AVX2 loop 10-11 ms. θ ← θ·decay − stepSize · m / (√v / √c2 + ε), with
- * stepSize = lr / c1, i.e. the bias-corrected m̂ / (√v̂ + ε).
+ * (a 2048-input, H = 512 layer) this loop takes 37-60 ms per step, the addon's AVX2 loop 10-11 ms.
+ * θ ← θ·decay − stepSize · m / (√v / √c2 + ε), with stepSize = lr / c1: the bias-corrected m̂ / (√v̂ + ε).
  */
 export function adamStepTs(w: Float, g: Float, m: Float32Array, v: Float32Array, b1: number, b2: number, e: number, stepSize: number, sqrtC2: number, decay: number): void {
   for (let i = 0; i < w.length; i++) {
@@ -119,7 +119,7 @@ export function sumSquaresTs(g: Float): number {
 }
 
 function sumSquares(g: Float): number {
-  const nat = g instanceof Float32Array ? nativeModelOps() : null;
+  const nat = nativeModelOpsFor(g);
   return nat ? nat.sumSquares(g as Float32Array) : sumSquaresTs(g);
 }
 
