@@ -120,8 +120,9 @@ const configs: Config[] = [
   { name: 'N=3 dense input, y0', T: 7, N: 3, C: 13, H: 35, inputDensity: 1, thetaMean: 0.25, y0: true },
   { name: 'N=5 sparse input, zoneout mask', T: 6, N: 5, C: 50, H: 40, inputDensity: 0.05, thetaMean: 0.3, zoneout: 0.25 },
   { name: 'N=6 H=67 low activity, y0', T: 9, N: 6, C: 64, H: 67, inputDensity: 0.08, thetaMean: 0.6, y0: true, eps: 1 },
-  // T·N·3H large enough that sparse input takes the tiled gather (small cases add blocks of W's rows instead).
-  { name: 'N=16 T=30 H=96 sparse input, large', T: 30, N: 16, C: 64, H: 96, inputDensity: 0.1, thetaMean: 0.3 },
+  // T·N rows of x·W over the kernel's 768 KiB small-rows limit on every ISA path (768 rows × 288 columns = 884 KiB),
+  // so sparse input takes the tiled gather, W copied tile by tile (small cases add blocks of W's rows instead).
+  { name: 'N=16 T=48 H=96 sparse input, large', T: 48, N: 16, C: 64, H: 96, inputDensity: 0.1, thetaMean: 0.3 },
   { name: 'N=16 full activity', T: 4, N: 16, C: 24, H: 48, inputDensity: 1, thetaMean: -1.5, y0: true },
   // Appended (tests below pick configs by index). One sample, 60 steps: x W by blocks of W's rows (C = 300: three
   // full blocks of 96 and a partial one) with 3H = 210 (not a multiple of the vector width: vector and scalar tail
