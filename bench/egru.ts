@@ -7,9 +7,11 @@
  * run (γ = 0.7, ε = 1.7). Times are medians of ≥ 5 runs; every ratio is taken inside this one run.
  * Each implementation is timed in its own block — one untimed warm-up, then its forward runs back to back, then its
  * forward+backward runs — the steady state of one kernel running continuously (a live stream, a training loop).
- * With one sample (calls of 2-50 ms) the sparse and dense blocks alternate five times and the medians are over all
- * five rounds (25 runs; 15 with --quick): on a shared VM one slow phase could otherwise set a ratio by itself (two
- * --quick runs a minute apart measured the N = 1, 10 % forward ratio at 6.5× and 14.8×).
+ * The sparse and dense blocks alternate, and the medians are over all rounds: with one sample (calls of 2-50 ms) five
+ * rounds of 5 runs (15 runs with --quick), with 16 samples three rounds of 2 (1 with --quick). On a shared VM one slow
+ * phase could otherwise set a ratio by itself: two --quick runs a minute apart measured the N = 1, 10 % forward
+ * ratio at 6.5× and 14.8×, and in one full run the N = 16 dense forward took 93 ms at one activity and 166 ms at
+ * another, for the same dense work (single blocks, session 11).
  * Interleaving implementations instead times each call in caches the previous, different call left behind: after
  * a dense call (which streams all of W and its packed copies) the N = 1 sparse forward ran 1.4× slower on a Xeon
  * with 2 MiB of L2. That cold figure is printed too, under the N = 1 rows (JSON `fwd_after_dense_ms`).
@@ -409,6 +411,7 @@ async function main(): Promise<void> {
   const dens = QUICK ? [0.05] : [0.05, 1];
   const runs = QUICK ? 3 : 5;
   const N1_ROUNDS = 5;
+  const BATCH_ROUNDS = 3;
   const threadCounts = [1, 2];
   const torchWhy = torchAvailable();
   const tf = await loadTf();
@@ -461,21 +464,23 @@ async function main(): Promise<void> {
               if (warm) timeForwardBackward(k, p, x, N, dy, newTiming());
               for (let i = 0; i < n; i++) timeForwardBackward(k, p, x, N, dy, tm);
             };
-            // One sample: calls are cheap (2-50 ms), so the blocks are repeated in alternation; a slow phase of a
-            // shared machine then lands in both kernels' samples instead of deciding one ratio by itself.
-            const rounds = N === 1 ? N1_ROUNDS : 1;
+            // The blocks are repeated in alternation, so a slow phase of a shared machine lands in both kernels' samples
+            // instead of deciding one ratio by itself: one sample (calls of 2-50 ms) five rounds of `runs` calls; a
+            // batch (calls of 20-400 ms) three rounds of ⌈runs / 3⌉ calls (6 runs, 3 with --quick).
+            const rounds = N === 1 ? N1_ROUNDS : BATCH_ROUNDS;
+            const perRound = N === 1 ? runs : Math.ceil(runs / BATCH_ROUNDS);
             for (let round = 0; round < rounds; round++) {
-              block(nat.sparse, tS, runs, true);
-              block(nat.dense, tD, runs, true);
+              block(nat.sparse, tS, perRound, true);
+              block(nat.dense, tD, perRound, true);
             }
             if (bound) {
               bound.time();
-              for (let i = 0; i < runs * rounds; i++) tB.push(bound.time());
+              for (let i = 0; i < perRound * rounds; i++) tB.push(bound.time());
             }
             // Cold: each sparse forward right after a dense one (one sample only: the live-inference figure).
             const tCold = newTiming();
             if (N === 1) {
-              for (let i = 0; i < runs * rounds; i++) {
+              for (let i = 0; i < perRound * rounds; i++) {
                 timeForward(nat.dense, p, x, N, newTiming());
                 timeForward(nat.sparse, p, x, N, tCold);
               }
@@ -492,8 +497,8 @@ async function main(): Promise<void> {
               }
               return row;
             };
-            const rs = mk('native-sparse', tS, runs * rounds);
-            const rd = mk('native-dense', tD, runs * rounds);
+            const rs = mk('native-sparse', tS, perRound * rounds);
+            const rd = mk('native-dense', tD, perRound * rounds);
             if (bound) rs.row_read_bound_ms = median(tB);
             if (tCold.fwd.length) rs.fwd_after_dense_ms = median(tCold.fwd);
             rows.push(rs, rd);
