@@ -39,6 +39,9 @@
  *   sparse÷dense ratio a kernel that reads every needed row once per step could show at this run's memory speed (the
  *   bound moves with the shared machine's bandwidth). The one-sample kernel reads W once per call instead (all T
  *   steps' input rows from one pass over W, fwdThread), so it can run below the bound.
+ * - Read-once bound (same place; JSON `read_once_bound_ms`): the same loop reading each W row some step needs once,
+ *   in order, then the same Rk rows. Any forward with float32 weights must at least read these bytes, so dense ÷
+ *   this bound is the largest sparse÷dense forward ratio this machine allows at this moment.
  * - On a shared machine wall-clock medians also count the time this process was not scheduled. The native rows
  *   therefore carry CPU-time medians too (process user+system time of the call, all threads: for 2 threads it is the
  *   total work, spin-waiting in barriers included), with the sparse÷dense ratio of those ("cpu" column; JSON
@@ -85,6 +88,11 @@ interface Row {
    * row of W per non-zero input and one row of Rk per unit that fired at t−1), the issue's "weight-row read bound".
    */
   row_read_bound_ms?: number;
+  /**
+   * native-sparse, N = 1: the same loop reading each W row that some step needs only once, in order (one pass over W),
+   * then the same Rk rows: a floor for any forward that keeps float32 weights, whatever it does with the rows.
+   */
+  read_once_bound_ms?: number;
   /** native-sparse, N = 1: median forward time when each call directly follows a native-dense forward (cold caches). */
   fwd_after_dense_ms?: number;
   /** CPU time (user + system, all threads) of the call, median; native rows only. */
@@ -200,27 +208,32 @@ function timeForwardBackward(k: EgruKernel<Float32Array>, p: EgruLayerParams<Flo
  * The rows a one-sample sparse forward reads, in step order: W rows of the non-zero inputs of each step, Rk rows of
  * the units with y ≠ 0 at the step before (from one forward run). Returns a timer that reads exactly those rows.
  */
-function rowReadBound(kernel: EgruKernel<Float32Array>, p: EgruLayerParams<Float32Array>, x: Float32Array): { rowsW: number; rowsR: number; time: () => number } {
+function rowReadBound(kernel: EgruKernel<Float32Array>, p: EgruLayerParams<Float32Array>, x: Float32Array): { rowsW: number; rowsR: number; rowsWOnce: number; time: () => number; timeOnce: () => number } {
   const H = p.hiddenSize;
   const f = kernel.forward(p, x, T, 1, { keepCache: false });
   const w: number[] = [];
   const r: number[] = [];
+  const used = new Uint8Array(C);
   for (let t = 0; t < T; t++) {
-    for (let i = 0; i < C; i++) if (x[t * C + i] !== 0) w.push(i);
+    for (let i = 0; i < C; i++)
+      if (x[t * C + i] !== 0) {
+        w.push(i);
+        used[i] = 1;
+      }
     if (t > 0) for (let j = 0; j < H; j++) if (f.y[(t - 1) * H + j] !== 0) r.push(j);
   }
   const idxW = Int32Array.from(w);
   const idxR = Int32Array.from(r);
-  return {
-    rowsW: idxW.length,
-    rowsR: idxR.length,
-    time: () => {
-      const t0 = performance.now();
-      nativeSumRows(p.kernel, 3 * H, idxW);
-      nativeSumRows(p.recurrentKernel, 3 * H, idxR);
-      return performance.now() - t0;
-    },
+  const once: number[] = [];
+  for (let i = 0; i < C; i++) if (used[i]) once.push(i);
+  const idxWOnce = Int32Array.from(once);
+  const timed = (a: Int32Array) => () => {
+    const t0 = performance.now();
+    nativeSumRows(p.kernel, 3 * H, a);
+    nativeSumRows(p.recurrentKernel, 3 * H, idxR);
+    return performance.now() - t0;
   };
+  return { rowsW: idxW.length, rowsR: idxR.length, rowsWOnce: idxWOnce.length, time: timed(idxW), timeOnce: timed(idxWOnce) };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -457,6 +470,7 @@ async function main(): Promise<void> {
             const refRuns = QUICK ? 1 : 2;
             const bound = N === 1 ? rowReadBound(nat.sparse, p, x) : null;
             const tB: number[] = [];
+            const tB1: number[] = [];
             // One block per implementation (see the header): warm-up, forwards, warm-up, forward+backwards.
             const block = (k: EgruKernel<Float32Array>, tm: Timing, n: number, warm: boolean): void => {
               if (warm) timeForward(k, p, x, N, newTiming());
@@ -475,7 +489,11 @@ async function main(): Promise<void> {
             }
             if (bound) {
               bound.time();
-              for (let i = 0; i < perRound * rounds; i++) tB.push(bound.time());
+              bound.timeOnce();
+              for (let i = 0; i < perRound * rounds; i++) {
+                tB.push(bound.time());
+                tB1.push(bound.timeOnce());
+              }
             }
             // Cold: each sparse forward right after a dense one (one sample only: the live-inference figure).
             const tCold = newTiming();
@@ -499,7 +517,10 @@ async function main(): Promise<void> {
             };
             const rs = mk('native-sparse', tS, perRound * rounds);
             const rd = mk('native-dense', tD, perRound * rounds);
-            if (bound) rs.row_read_bound_ms = median(tB);
+            if (bound) {
+              rs.row_read_bound_ms = median(tB);
+              rs.read_once_bound_ms = median(tB1);
+            }
             if (tCold.fwd.length) rs.fwd_after_dense_ms = median(tCold.fwd);
             rows.push(rs, rd);
             const ratio = (a: number | null, c: number | null) => (a && c ? (c / a).toFixed(2) + 'x' : '–');
@@ -511,6 +532,10 @@ async function main(): Promise<void> {
               const b = rs.row_read_bound_ms;
               const gbs = ((bound.rowsW + bound.rowsR) * 12 * H) / b / 1e6;
               log(`  row-read bound: the ${bound.rowsW} W + ${bound.rowsR} Rk rows this forward needs, read by a plain loop: ${fmt(b, 2)} ms (${fmt(gbs)} GB/s) → sparse fwd at ${fmt(rs.fwd_ms! / b, 2)}× the bound; dense fwd ÷ bound = ${fmt(rd.fwd_ms! / b, 1)}× (the most a kernel reading each needed row once per step could show; this one reads W once per call)`);
+            }
+            if (bound && rs.read_once_bound_ms) {
+              const b1 = rs.read_once_bound_ms;
+              log(`  read-once bound: the ${bound.rowsWOnce} distinct W rows once + the ${bound.rowsR} Rk rows: ${fmt(b1, 2)} ms → sparse fwd at ${fmt(rs.fwd_ms! / b1, 2)}× it; dense fwd ÷ it = ${fmt(rd.fwd_ms! / b1, 1)}× (the most any float32 forward can show on this machine now: it must read these bytes at least once)`);
             }
             if (rs.fwd_after_dense_ms) {
               log(`  cold: sparse fwd right after a dense call ${fmt(rs.fwd_after_dense_ms, 2)} ms → sparse÷dense fwd ${ratio(rs.fwd_after_dense_ms, rd.fwd_ms)}`);
