@@ -301,6 +301,31 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     for (let t = 1; t < cfg.T; t++) expect(f.macs.executed[t]).toBe(f.macs.dense[t]);
   });
 
+  it('accumulates dRk with the dense product once most of y is non-zero, and with the lists below', () => {
+    // Both backwards get the same forward result, so their δq agree to the bit. At full activity (81 % of y_{t-1}
+    // non-zero, y0 included) the sparse kernel runs the dense baseline's dRk GEMM: the same sums in the same order.
+    // At the low activity of configs[3] it sums per-unit lists: another order, equal within rounding.
+    for (const [cfg, gemm] of [[configs[5], true], [configs[3], false]] as const) {
+      for (const threads of [1, 2]) {
+        setNativeEgruThreads(threads, true);
+        const { p, x, opts, up } = setup(cfg, 1000 + cfg.H);
+        const f = native!.dense.forward(p, x, cfg.T, cfg.N, opts);
+        const gs = native!.sparse.backward(p, x, f, up, opts);
+        const gd = native!.dense.backward(p, x, f, up, opts);
+        const act = f.macs.activity.reduce((a, b) => a + b, 0) / cfg.T;
+        if (gemm) {
+          expect(act).toBe(1);
+          expect(Array.from(gs.dRecurrentKernel)).toEqual(Array.from(gd.dRecurrentKernel));
+        } else {
+          expect(act).toBeLessThan(0.3);
+          expectClose(`${cfg.name} dRecurrentKernel sparse vs dense`, gs.dRecurrentKernel, gd.dRecurrentKernel);
+          expect(Array.from(gs.dRecurrentKernel)).not.toEqual(Array.from(gd.dRecurrentKernel));
+        }
+      }
+    }
+    setNativeEgruThreads(defaultThreads);
+  });
+
   it('skips the input gradient when asked (first layer) without changing the other gradients', () => {
     const cfg = configs[2];
     const { p, x, opts, up } = setup(cfg, 1000 + cfg.H);
