@@ -206,7 +206,8 @@ function timeForwardBackward(k: EgruKernel<Float32Array>, p: EgruLayerParams<Flo
 
 /**
  * The rows a one-sample sparse forward reads, in step order: W rows of the non-zero inputs of each step, Rk rows of
- * the units with y ≠ 0 at the step before (from one forward run). Returns a timer that reads exactly those rows.
+ * the units with y ≠ 0 at the step before (from one forward run). Returns a timer that reads exactly those rows, and
+ * one that reads each of those W rows only once (ascending) before the same Rk rows (the read-once bound).
  */
 function rowReadBound(kernel: EgruKernel<Float32Array>, p: EgruLayerParams<Float32Array>, x: Float32Array): { rowsW: number; rowsR: number; rowsWOnce: number; time: () => number; timeOnce: () => number } {
   const H = p.hiddenSize;
