@@ -128,6 +128,13 @@ const configs: Config[] = [
   // full blocks of 96 and a partial one) with 3H = 210 (not a multiple of the vector width: vector and scalar tail
   // columns), the y ≠ 0 lists built in the gate update feed 60 gathers.
   { name: 'N=1 T=60 H=70 sparse input, long sequence', T: 60, N: 1, C: 300, H: 70, inputDensity: 0.05, thetaMean: 0.3 },
+  // Inserted before the last (tests pick configs by index; the last one by `configs.length - 1`). Two threads split the
+  // units instead of the batch here, on every ISA path: H = 320 is a multiple of each path's column tile, Rk (1.2 MiB)
+  // is over the split's 1 MiB limit, and T·N·3H is over the small-rows limit. Sparse input with y0 and an activity of
+  // 24-33 % around the 30 % switch at N = 4 (sparse gathers from per-thread list segments, and dense steps between),
+  // then dense input at full activity (dense products on each thread's own panels).
+  { name: 'N=4 T=64 H=320 sparse input, y0: threads split the units', T: 64, N: 4, C: 48, H: 320, inputDensity: 0.1, thetaMean: 0.2, y0: true },
+  { name: 'N=8 T=32 H=320 dense input, full activity: threads split the units', T: 32, N: 8, C: 16, H: 320, inputDensity: 1, thetaMean: -1.5 },
   // Appended. 12,000 rows (T·N): more than one L2 chunk of a δ panel on every ISA path (10,922 rows of 48 B on the
   // generic one, fewer on the others), so the column-list products dW and dRk add their entries chunk by chunk.
   { name: 'N=60 T=200 H=20 sparse input, more rows than one chunk', T: 200, N: 60, C: 12, H: 20, inputDensity: 0.15, thetaMean: 0.2 },
