@@ -24,13 +24,14 @@
  *   kernel may show more than the machine's peak: that is the point.
  * - The dense GRUs (tfjs, torch) do not depend on activity or input density: measured once per (H, N).
  * - The TypeScript reference (float64 maths, plain loops) is measured only where it finishes in reasonable
- *   time: N = 1, H ≤ 512, 2 runs (1 with --quick). tfjs-wasm (hand-written BPTT, explicit transposes) is skipped
- *   at H = 1024, N = 16 (minutes per run) and runs 3 times (2 at H = 1024; 1 with --quick, N = 1 only).
- * - Native 2-thread figures are for N = 16 only (threads split the batch in forward, the units in backward); one
- *   sample runs on one thread. Times are wall-clock, so on a loaded machine the 2-thread rows suffer most.
+ *   time: N = 1, H ≤ 512, 5 runs (1 with --quick, which also leaves out its full-activity rows). tfjs-wasm
+ *   (hand-written BPTT, explicit transposes) runs 5 times at every size (3.3 s forward, 9.9 s forward+backward per run
+ *   at H = 1024, N = 16 on the session-13 Xeon); --quick: once, N = 1 only.
+ * - Native 2-thread figures are for N = 16 only (forward: threads split the batch, or the units when Rk is over
+ *   1 MiB; backward: the units); one sample runs on one thread. Times are wall-clock, so on a loaded machine the 2-thread rows suffer most.
  * - "Training step" rows: one whole optimiser step's maths (model forward, loss, BPTT, readout gradients) of an
  *   EGRU layer + Linear readout at H = 512, N = 16, 5 % input, 10 % activity, on 1 thread, with the kernels' own
- *   2-thread split (batch in forward, units in backward: barriers every step), and with the batch split into two
+ *   2-thread split (as in the 2-thread rows: barriers every step), and with the batch split into two
  *   shards of 8 sequences that run whole in two threads (core/train/data-parallel.ts, `workers: 2`). JSON: `training`.
  * - Row-read bound (N = 1 rows, printed under the native pair; JSON `row_read_bound_ms` on the native-sparse row): the
  *   time a plain native loop takes to read just the rows that forward needs — per step one 3H-float row of W per
@@ -438,9 +439,9 @@ async function main(): Promise<void> {
   for (const H of Hs) {
     for (const N of Ns) {
       const torch = torchWhy ? null : timeTorch(H, N, QUICK ? 2 : runs);
-      // tfjs at H=1024 N=16 takes ~minutes per run: fewer runs there.
-      const tfRuns = QUICK ? 1 : H >= 1024 ? 2 : 3;
-      const tfjs = tf && !(QUICK && N > 1) && !(H >= 1024 && N > 1) ? await timeTfjs(tf, H, N, tfRuns) : null;
+      // tfjs takes up to ~13 s per run (H=1024, N=16, forward + forward+backward): one run and N = 1 only with --quick.
+      const tfRuns = QUICK ? 1 : runs;
+      const tfjs = tf && !(QUICK && N > 1) ? await timeTfjs(tf, H, N, tfRuns) : null;
       base.set(`${H}/${N}`, { torch, tfjs });
       if (torch) rows.push({ impl: 'torch', threads: 1, H, N, activity: 1, input_density: 1, backward_sparsity: null, fwd_ms: torch.fwd, fwd_bwd_ms: torch.fwdBwd, gflops: fwdFlops(H, N) / torch.fwd / 1e6, gflops_fwd_bwd: (fwdFlops(H, N) + bwdFlops(H, N)) / torch.fwdBwd / 1e6, runs });
       if (tfjs) rows.push({ impl: 'tfjs-wasm', threads: 1, H, N, activity: 1, input_density: 1, backward_sparsity: null, fwd_ms: tfjs.fwd, fwd_bwd_ms: tfjs.fwdBwd, gflops: fwdFlops(H, N) / tfjs.fwd / 1e6, gflops_fwd_bwd: (fwdFlops(H, N) + bwdFlops(H, N)) / tfjs.fwdBwd / 1e6, runs: tfRuns });
@@ -468,7 +469,7 @@ async function main(): Promise<void> {
             const tD = newTiming();
             const tR = newTiming();
             const doRef = thr === 1 && N === 1 && H <= 512 && (!QUICK || act < 1);
-            const refRuns = QUICK ? 1 : 2;
+            const refRuns = QUICK ? 1 : 5;
             const bound = N === 1 ? rowReadBound(nat.sparse, p, x) : null;
             const tB: number[] = [];
             const tB1: number[] = [];
