@@ -271,6 +271,26 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     setNativeEgruThreads(defaultThreads, true);
   });
 
+  it('two threads splitting the units count the same MACs and events as one thread (the H = 320 configs)', () => {
+    setNativeEgruIsa(defaultIsa);
+    for (const cfg of configs.filter((c) => c.H === 320)) {
+      const { p, x, opts, up } = setup(cfg, 1000 + cfg.H);
+      for (const k of [native!.sparse, native!.dense]) {
+        const runs = [1, 2].map((threads) => {
+          setNativeEgruThreads(threads, true);
+          const f = k.forward(p, x, cfg.T, cfg.N, opts);
+          return { f, g: k.backward(p, x, f, up, opts) };
+        });
+        const what = `${cfg.name}, ${k.name}`;
+        expectSame(`${what}: o`, runs[1].f.o, runs[0].f.o);
+        expect(Array.from(runs[1].f.macs.executed), `${what}: forward MACs`).toEqual(Array.from(runs[0].f.macs.executed));
+        expect(Array.from(runs[1].f.macs.activity), `${what}: activity`).toEqual(Array.from(runs[0].f.macs.activity));
+        expect(Array.from(runs[1].g.macs.executed), `${what}: backward MACs`).toEqual(Array.from(runs[0].g.macs.executed));
+      }
+    }
+    setNativeEgruThreads(defaultThreads, true);
+  });
+
   it('sparse MAC counts equal the reference recipe at low activity and are below dense; dense counts all', () => {
     setNativeEgruIsa(defaultIsa);
     // A narrow surrogate support (large ε) keeps B_t small, so backward takes the per-unit path whose count is the
