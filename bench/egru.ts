@@ -28,7 +28,8 @@
  *   (hand-written BPTT, explicit transposes) runs 5 times at every size (3.3 s forward, 9.9 s forward+backward per run
  *   at H = 1024, N = 16 on the session-13 Xeon); --quick: once, N = 1 only.
  * - Native 2-thread figures are for N = 16 only (forward: threads split the batch, or the units when Rk is over
- *   1 MiB; backward: the units); one sample runs on one thread. Times are wall-clock, so on a loaded machine the 2-thread rows suffer most.
+ *   1 MiB; backward: the units); one sample runs on one thread. Times are wall-clock, so on a loaded machine the
+ *   2-thread rows suffer most.
  * - "Training step" rows: one whole optimiser step's maths (model forward, loss, BPTT, readout gradients) of an
  *   EGRU layer + Linear readout at H = 512, N = 16, 5 % input, 10 % activity, on 1 thread, with the kernels' own
  *   2-thread split (as in the 2-thread rows: barriers every step), and with the batch split into two
