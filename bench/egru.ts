@@ -1,5 +1,5 @@
 /**
- * `npm run bench:egru [-- --quick] [-- --json] [-- --H=512]` — EGRU layer speed: native sparse vs native dense vs the
+ * `npm run bench:egru [-- --quick] [-- --json] [-- --H=512] [-- --machine]` — EGRU layer speed: native sparse vs native dense vs the
  * TypeScript reference vs a tfjs-wasm GRU vs PyTorch `nn.GRU` (when `/usr/bin/python3 -c "import torch"` works).
  *
  * Workload (perf-notes §2-§3): C = 2048 inputs (32×32×2 frames) at input density 5 % / 100 %, H ∈ {256, 512,
@@ -15,6 +15,9 @@
  * Interleaving implementations instead times each call in caches the previous, different call left behind: after
  * a dense call (which streams all of W and its packed copies) the N = 1 sparse forward ran 1.4× slower on a Xeon
  * with 2 MiB of L2. That cold figure is printed too, under the N = 1 rows (JSON `fwd_after_dense_ms`).
+ *
+ * First it prints one core's machine balance (JSON `machine`; `--machine` prints only that): the multiply-add peak and
+ * the read bandwidth from L2, L3 and memory, measured in the same run (see machineBalance).
  *
  * Conventions:
  * - fwd = inference forward (no cache); fwd+bwd = training forward (cache kept) + BPTT with a dense upstream
@@ -53,7 +56,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadNativeEgru, nativeAllocatorSetting, nativeEgruUnavailableReason, nativeSumRows, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
+import { loadNativeEgru, nativeAllocatorSetting, nativeEgruUnavailableReason, nativeFmaLoop, nativeSumRows, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
 import { referenceKernel } from '../core/egru/reference.ts';
 import type { EgruKernel, EgruLayerParams } from '../core/egru/types.ts';
 import { Rng } from '../core/util/rng.ts';
@@ -64,6 +67,7 @@ import { DataParallel, shareModelParameters } from '../core/train/data-parallel.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
+const MACHINE_ONLY = args.includes('--machine');
 const JSON_OUT = args.includes('--json');
 const PEAK = args.indexOf('--peak-child');
 
@@ -237,6 +241,59 @@ function rowReadBound(kernel: EgruKernel<Float32Array>, p: EgruLayerParams<Float
     return performance.now() - t0;
   };
   return { rowsW: idxW.length, rowsR: idxR.length, rowsWOnce: idxWOnce.length, time: timed(idxW), timeOnce: timed(idxWOnce) };
+}
+
+/** One core's arithmetic peak and read bandwidths, measured in this run (see machineBalance). */
+interface MachineBalance {
+  fma_gflops: number;
+  /** GB/s reading a buffer of this many KiB over and over (512: L2; 3072, 12288: L3; 262144: memory). */
+  read_gbs: Record<string, number>;
+  /** Bytes per FLOP at 3 MiB: what an L3-bound gather gets for what a compute-bound GEMM gets. */
+  bytes_per_flop_3mib: number;
+}
+
+/**
+ * The machine balance the sparse÷dense ratios depend on. The dense kernels' big products are GEMMs bound by the
+ * core's multiply-add rate; the sparse kernels' gathers are bound by how fast the rows they need arrive from L2/L3.
+ * So a machine with more arithmetic per byte of cache bandwidth shows smaller sparse÷dense ratios for the same
+ * kernels, and this block lets a reader compare the ratios of runs on different machines. Both probes are plain native
+ * loops of the active ISA path: twelve register-only multiply-add chains (nativeFmaLoop) and sumRows over a buffer
+ * read again and again in 64 KiB rows (as perf-notes §1 measured: long sequential reads; 4 KiB rows read L2 at half
+ * that rate here, because the prefetcher restarts at every row); medians of 5, one thread.
+ */
+function machineBalance(): MachineBalance {
+  let iters = 1e5;
+  for (;;) {
+    const t0 = performance.now();
+    nativeFmaLoop(iters);
+    if (performance.now() - t0 > 10 || iters > 1e9) break;
+    iters *= 4;
+  }
+  const fma: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const flops = nativeFmaLoop(iters)!;
+    fma.push(flops / (performance.now() - t0) / 1e6);
+  }
+  const read_gbs: Record<string, number> = {};
+  for (const kib of [512, 3072, 12288, 262144]) {
+    const cols = 16384;
+    const rows = (kib * 1024) / 4 / cols;
+    const M = new Float32Array(rows * cols).fill(1); // written once so every page is mapped before timing
+    const passes = Math.max(1, Math.ceil((256 * 1024) / kib)); // ≥ 256 MiB read per timed call
+    const idx = new Int32Array(rows * passes);
+    for (let i = 0; i < idx.length; i++) idx[i] = i % rows;
+    nativeSumRows(M, cols, idx);
+    const gbs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      nativeSumRows(M, cols, idx);
+      gbs.push((idx.length * cols * 4) / (performance.now() - t0) / 1e6);
+    }
+    read_gbs[String(kib)] = median(gbs);
+  }
+  const fmaG = median(fma);
+  return { fma_gflops: fmaG, read_gbs, bytes_per_flop_3mib: read_gbs['3072'] / fmaG };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -434,6 +491,14 @@ async function main(): Promise<void> {
   log(`EGRU bench: C=${C} T=${T} γ=${GAMMA} ε=${EPS}; native ISA ${nat.isa}; ${runs} runs (median)${QUICK ? ' [--quick]' : ''}`);
   log(`torch: ${torchWhy ?? 'available (1 thread)'}; tfjs-wasm: ${tf ? 'available (1 thread)' : 'unavailable'}; malloc: ${nativeAllocatorSetting()}`);
   const rows: Row[] = [];
+  const machine = machineBalance();
+  const gb = machine.read_gbs;
+  log(`machine, one core (this run): multiply-add peak ${fmt(machine.fma_gflops)} GFLOP/s; reads ${fmt(gb['512'])} GB/s (512 KiB), ${fmt(gb['3072'])} (3 MiB), ${fmt(gb['12288'])} (12 MiB), ${fmt(gb['262144'])} (256 MiB) → ${machine.bytes_per_flop_3mib.toFixed(2)} B/FLOP at 3 MiB`);
+  log(`  (perf-notes §1, the Zen 4 the targets were set on: 117 GFLOP/s; 108-112, 93-98, 67-78, 24-25 GB/s → 0.8 B/FLOP. Sparse gathers are bound by the reads, dense GEMMs by the multiply-adds: fewer bytes per FLOP, smaller sparse÷dense ratios.)`);
+  if (MACHINE_ONLY) {
+    if (JSON_OUT) console.log(JSON.stringify({ machine }));
+    return;
+  }
 
   // Dense baselines: once per (H, N).
   const base = new Map<string, { torch: { fwd: number; fwdBwd: number } | null; tfjs: { fwd: number; fwdBwd: number } | null }>();
@@ -569,7 +634,7 @@ async function main(): Promise<void> {
       if (t?.peakMiB) log(`  torch nn.GRU: ${t.peakMiB.toFixed(0)} MiB peak (python process, incl. torch import)`);
     }
   }
-  if (JSON_OUT) console.log(JSON.stringify({ results: rows, training }));
+  if (JSON_OUT) console.log(JSON.stringify({ results: rows, training, machine }));
 }
 
 interface TrainingRow {

@@ -33,6 +33,7 @@ interface EgruAddon {
   setThreads(n: number, force?: boolean): number;
   threadsForced(): boolean;
   sumRows(M: Float32Array, cols: number, idx: Int32Array): number;
+  fmaLoop(iters: number): number;
   tuneAllocator(): string;
   poolTime(src: Float32Array, T: number, N: number, H: number, lengths: Int32Array, mode: number, out: Float32Array): void;
   poolTimeBackward(dm: Float32Array, T: number, N: number, H: number, lengths: Int32Array, mode: number, dSrc: Float32Array): void;
@@ -99,6 +100,15 @@ export function nativeEgruIsas(): string[] {
  */
 export function nativeSumRows(M: Float32Array, cols: number, idx: Int32Array): number | null {
   return nativeEgruUnavailableReason() ? null : addon()!.sumRows(M, cols, idx);
+}
+
+/**
+ * Benchmark helper: runs `iters` rounds of the active ISA path's register-only vector multiply-add loop (twelve
+ * independent chains) and returns the floating-point operations it executed; FLOPs ÷ time is one core's arithmetic
+ * peak. Null when the addon is unavailable.
+ */
+export function nativeFmaLoop(iters: number): number | null {
+  return nativeEgruUnavailableReason() ? null : addon()!.fmaLoop(iters);
 }
 
 /** Switches the ISA path for all native kernels of this process; false when the CPU lacks it. */

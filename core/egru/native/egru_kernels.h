@@ -55,11 +55,15 @@ typedef int (*BackwardFn)(const BwdArgs&, const Par&);
 /** Sum of rows idx[0..count) of a row-major matrix with `cols` floats per row (indices checked by the caller): the
  * plain cost of reading the rows a sparse product needs, the "row-read bound" that bench/egru.ts prints. */
 typedef double (*SumRowsFn)(const float* M, int cols, const int32_t* idx, int64_t count);
+/** Runs `iters` rounds of independent vector multiply-adds held in registers and returns the floating-point operations
+ * executed: this ISA path's arithmetic peak on one core, the other half of the machine balance bench/egru.ts prints. */
+typedef double (*FmaLoopFn)(int64_t iters);
 
 #define EGRU_ISA_DECLS                          \
   int forward(const FwdArgs&, const Par&);      \
   int backward(const BwdArgs&, const Par&);     \
-  double sumRows(const float*, int, const int32_t*, int64_t);
+  double sumRows(const float*, int, const int32_t*, int64_t); \
+  double fmaLoop(int64_t);
 namespace generic { EGRU_ISA_DECLS }
 #if defined(EGRU_X86)
 namespace avx2 { EGRU_ISA_DECLS }

@@ -27,6 +27,7 @@ struct Isa {
   egru::ForwardFn forward;
   egru::BackwardFn backward;
   egru::SumRowsFn sumRows;
+  egru::FmaLoopFn fmaLoop;
   bool (*supported)();
 };
 
@@ -49,13 +50,13 @@ bool hasAvx512() {
 #if defined(EGRU_HAVE_KERNELS)
 const Isa kIsas[] = {
 #if defined(EGRU_X86)
-    {"avx512", egru::avx512::forward, egru::avx512::backward, egru::avx512::sumRows, hasAvx512},
-    {"avx2", egru::avx2::forward, egru::avx2::backward, egru::avx2::sumRows, hasAvx2},
+    {"avx512", egru::avx512::forward, egru::avx512::backward, egru::avx512::sumRows, egru::avx512::fmaLoop, hasAvx512},
+    {"avx2", egru::avx2::forward, egru::avx2::backward, egru::avx2::sumRows, egru::avx2::fmaLoop, hasAvx2},
 #endif
-    {"generic", egru::generic::forward, egru::generic::backward, egru::generic::sumRows, always},
+    {"generic", egru::generic::forward, egru::generic::backward, egru::generic::sumRows, egru::generic::fmaLoop, always},
 };
 #else
-const Isa kIsas[] = {{"none", nullptr, nullptr, nullptr, always}};  // e.g. MSVC: no vector extensions, no kernels
+const Isa kIsas[] = {{"none", nullptr, nullptr, nullptr, nullptr, always}};  // e.g. MSVC: no vector extensions, no kernels
 #endif
 constexpr int kNumIsas = sizeof(kIsas) / sizeof(kIsas[0]);
 
@@ -312,6 +313,19 @@ Napi::Value SumRows(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, gIsa->sumRows(M, (int)cols, idx, count));
 }
 
+// fmaLoop(iters) → number: the FLOPs executed by `iters` rounds of the ISA path's register-only multiply-add loop (the
+// arithmetic peak that bench/egru.ts prints beside the read bandwidths). iters is clamped to 0..2^40.
+Napi::Value FmaLoop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "EGRU native fmaLoop: expected (iters: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int64_t iters = info[0].As<Napi::Number>().Int64Value();
+  iters = iters < 0 ? 0 : iters > ((int64_t)1 << 40) ? (int64_t)1 << 40 : iters;
+  return Napi::Number::New(env, gIsa->fmaLoop(iters));
+}
+
 // tuneAllocator() → string: keeps freed large blocks in glibc's heap instead of unmapping them. Every kernel call
 // returns fresh multi-MiB result arrays (y, c, o, tr and the training cache: 9 × 3.3 MB at T=100, N=16, H=512;
 // gradients up to C·3H floats); with glibc's defaults each such block is mmap'ed and every 4 KiB page then faults
@@ -370,6 +384,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backward", Napi::Function::New(env, Backward));
   exports.Set("isa", Napi::Function::New(env, GetIsa));
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
+  exports.Set("fmaLoop", Napi::Function::New(env, FmaLoop));
   exports.Set("tuneAllocator", Napi::Function::New(env, TuneAllocator));
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));

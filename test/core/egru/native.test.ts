@@ -8,6 +8,7 @@ import {
   nativeEgruIsas,
   nativeEgruUnavailableReason,
   nativeAllocatorSetting,
+  nativeFmaLoop,
   nativeSumRows,
   poisonNativeOutputs,
   setNativeEgruIsa,
@@ -472,5 +473,18 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     expect(() => nativeSumRows(M, cols, Int32Array.from([0, rows]))).toThrow(/row index out of range/);
     expect(() => nativeSumRows(M, cols, Int32Array.from([-1]))).toThrow(RangeError);
     expect(() => nativeSumRows(M, 0, idx)).toThrow(/cols/);
+  });
+
+  it('counts the multiply-add loop\'s FLOPs (the bench machine-balance probe) by the ISA path\'s vector width', () => {
+    // Twelve chains × lanes × 2 FLOPs per round: 16 lanes on avx512, 8 on avx2, 4 (SSE2 / NEON width) on generic.
+    const lanes: Record<string, number> = { avx512: 16, avx2: 8, generic: 4 };
+    for (const isa of nativeEgruIsas()) {
+      setNativeEgruIsa(isa);
+      expect(nativeFmaLoop(1000)).toBe(1000 * 12 * lanes[isa] * 2);
+      expect(nativeFmaLoop(0)).toBe(0);
+      expect(nativeFmaLoop(-5)).toBe(0);
+    }
+    setNativeEgruIsa(defaultIsa);
+    expect(() => (nativeFmaLoop as (n: unknown) => number)('many')).toThrow(/fmaLoop/);
   });
 });
