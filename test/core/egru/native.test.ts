@@ -229,44 +229,55 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     setNativeEgruIsa(defaultIsa);
   });
 
-  it('lists the input up to exactly the 25 % limit and takes the dense path one non-zero above (every ISA, 1 and 2 threads)', () => {
-    // One thread lists and counts in one pass into room for the densest listed input; this pins that room.
+  it('lists the input up to exactly its limit and takes the dense path one non-zero above: forward 35 %, backward 25 % (every ISA, 1 and 2 threads)', () => {
+    // One thread lists and counts in one pass into room for the densest listed input; this pins that room at both
+    // limits (egru_inputs.inc: kDenseInputForward, kDenseInputBackward).
     const cfg: Config = { name: 'input at the listing limit', T: 6, N: 4, C: 96, H: 40, inputDensity: 0.25, thetaMean: 0.3 };
     const { p, opts, up } = setup(cfg, 4343);
     const rows = cfg.T * cfg.N;
-    const limit = (rows * cfg.C) / 4;
     const rng = new Rng(11);
-    for (const extra of [0, 1]) {
-      // One non-zero in every row (the last row too), the rest packed into the first rows: the listing's room is
-      // nearly used up before the last rows, which must still be listed.
-      const x = new Float32Array(rows * cfg.C);
-      for (let r = 0; r < rows; r++) x[r * cfg.C] = rng.uniform(0.1, 1.5);
-      let nnz = rows;
-      for (let i = 0; i < x.length && nnz < limit + extra; i++)
-        if (x[i] === 0) {
-          x[i] = rng.uniform(0.1, 1.5);
-          nnz++;
-        }
-      expect(nnz).toBe(limit + extra);
-      const ref = referenceKernel.forward(p, x, cfg.T, cfg.N, opts);
-      const refG = referenceKernel.backward(p, x, ref, up, opts);
-      for (const isa of isas)
-        for (const threads of [1, 2]) {
-          expect(setNativeEgruIsa(isa)).toBe(true);
-          setNativeEgruThreads(threads, true);
-          const what = `${isa}, ${threads} thread(s), ${nnz} non-zeros`;
-          const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
-          expectSame(`${what} o`, f.o, ref.o);
-          expectClose(`${what} y`, f.y, ref.y);
-          // Step 0 has no recurrent product (no y0): 3H per listed non-zero of its rows, or every input when dense.
-          let step0 = 0;
-          for (let i = 0; i < cfg.N * cfg.C; i++) step0 += x[i] !== 0 ? 1 : 0;
-          expect(f.macs.executed[0], `${what}: step-0 MACs`).toBe(3 * cfg.H * (extra === 0 ? step0 : cfg.N * cfg.C));
-          const g = native!.sparse.backward(p, x, f, up, opts);
-          expectClose(`${what} dKernel`, g.dKernel, refG.dKernel);
-          expectClose(`${what} dRecurrentKernel`, g.dRecurrentKernel, refG.dRecurrentKernel);
-          expectClose(`${what} dX`, g.dX, refG.dX);
-        }
+    for (const [frac, pinned] of [[0.35, 'forward'], [0.25, 'backward']] as const) {
+      const limit = Math.floor(frac * rows * cfg.C);
+      for (const extra of [0, 1]) {
+        // One non-zero in every row (the last row too), the rest packed into the first rows after step 0: the listing's
+        // room is nearly used up before the last rows, which must still be listed, and step 0's rows keep one
+        // non-zero each, so that its MACs tell the listed path (N non-zeros) from the dense one (N·C inputs).
+        const x = new Float32Array(rows * cfg.C);
+        for (let r = 0; r < rows; r++) x[r * cfg.C] = rng.uniform(0.1, 1.5);
+        let nnz = rows;
+        for (let i = cfg.N * cfg.C; i < x.length && nnz < limit + extra; i++)
+          if (x[i] === 0) {
+            x[i] = rng.uniform(0.1, 1.5);
+            nnz++;
+          }
+        expect(nnz).toBe(limit + extra);
+        const ref = referenceKernel.forward(p, x, cfg.T, cfg.N, opts);
+        const refG = referenceKernel.backward(p, x, ref, up, opts);
+        for (const isa of isas)
+          for (const threads of [1, 2]) {
+            expect(setNativeEgruIsa(isa)).toBe(true);
+            setNativeEgruThreads(threads, true);
+            const what = `${pinned} limit, ${isa}, ${threads} thread(s), ${nnz} non-zeros`;
+            const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
+            expectSame(`${what} o`, f.o, ref.o);
+            expectClose(`${what} y`, f.y, ref.y);
+            // Step 0 has no recurrent product (no y0): 3H per listed non-zero of its rows, or every input when dense
+            // (the forward lists every input up to its 35 %, so at the backward's 25 % limit both runs are listed).
+            let step0 = 0;
+            for (let i = 0; i < cfg.N * cfg.C; i++) step0 += x[i] !== 0 ? 1 : 0;
+            expect(step0).toBe(cfg.N);
+            const listed = pinned === 'backward' || extra === 0;
+            expect(f.macs.executed[0], `${what}: step-0 MACs`).toBe(3 * cfg.H * (listed ? step0 : cfg.N * cfg.C));
+            const g = native!.sparse.backward(p, x, f, up, opts);
+            expectClose(`${what} dKernel`, g.dKernel, refG.dKernel);
+            expectClose(`${what} dRecurrentKernel`, g.dRecurrentKernel, refG.dRecurrentKernel);
+            expectClose(`${what} dX`, g.dX, refG.dX);
+            // Backward step 0: δy_0 for every (unit, sample) (one GEMM at t = 0), no dRk rows (no y0), the dW rows of
+            // the listed inputs (or every input above the backward's limit), and the dense x̄.
+            const bListed = pinned === 'forward' ? false : extra === 0;
+            expect(g.macs.executed[0], `${what}: backward step-0 MACs`).toBe(3 * cfg.H * (cfg.N * cfg.H + (bListed ? step0 : cfg.N * cfg.C) + cfg.N * cfg.C));
+          }
+      }
     }
     setNativeEgruIsa(defaultIsa);
     setNativeEgruThreads(defaultThreads, true);
