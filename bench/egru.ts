@@ -1,5 +1,5 @@
 /**
- * `npm run bench:egru [-- --quick] [-- --json] [-- --H=512] [-- --machine]` — EGRU layer speed: native sparse vs native dense vs the
+ * `npm run bench:egru [-- --quick] [-- --json] [-- --H=512] [-- --machine] [-- --bundled]` — EGRU layer speed: native sparse vs native dense vs the
  * TypeScript reference vs a tfjs-wasm GRU vs PyTorch `nn.GRU` (when `/usr/bin/python3 -c "import torch"` works).
  *
  * Workload (perf-notes §2-§3): C = 2048 inputs (32×32×2 frames) at input density 5 % / 100 %, H ∈ {256, 512,
@@ -17,7 +17,9 @@
  * with 2 MiB of L2. That cold figure is printed too, under the N = 1 rows (JSON `fwd_after_dense_ms`).
  *
  * First it prints one core's machine balance (JSON `machine`; `--machine` prints only that): the multiply-add peak and
- * the read bandwidth from L2, L3 and memory, measured in the same run (see machineBalance).
+ * the read bandwidth from L2, L3 and memory, measured in the same run (see machineBalance). After the table, the
+ * bundled model's layer on the bundled recording (bench/egru-bundled.ts; JSON `bundled`; `--bundled` prints only it):
+ * the product's own workload, with its real input density and a trained layer's backward sparsity.
  *
  * Conventions:
  * - fwd = inference forward (no cache); fwd+bwd = training forward (cache kept) + BPTT with a dense upstream
@@ -56,8 +58,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadNativeEgru, nativeAllocatorSetting, nativeEgruUnavailableReason, nativeFmaLoop, nativeSumRows, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
+import { loadNativeEgru, nativeAllocatorSetting, type NativeEgru, nativeEgruUnavailableReason, nativeFmaLoop, nativeSumRows, setNativeEgruThreads, type NativeBackwardOptions } from '../core/egru/native.ts';
 import { referenceKernel } from '../core/egru/reference.ts';
+import { bundledWorkload, type BundledWorkload } from './egru-bundled.ts';
 import type { EgruKernel, EgruLayerParams } from '../core/egru/types.ts';
 import { Rng } from '../core/util/rng.ts';
 import { resolveModelConfig } from '../core/model/config.ts';
@@ -68,6 +71,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
 const MACHINE_ONLY = args.includes('--machine');
+const BUNDLED_ONLY = args.includes('--bundled');
 const JSON_OUT = args.includes('--json');
 const PEAK = args.indexOf('--peak-child');
 
@@ -499,6 +503,11 @@ async function main(): Promise<void> {
     if (JSON_OUT) console.log(JSON.stringify({ machine }));
     return;
   }
+  if (BUNDLED_ONLY) {
+    const bundled = await bundledBlock(nat, runs);
+    if (JSON_OUT) console.log(JSON.stringify({ bundled, machine }));
+    return;
+  }
 
   // Dense baselines: once per (H, N).
   const base = new Map<string, { torch: { fwd: number; fwdBwd: number } | null; tfjs: { fwd: number; fwdBwd: number } | null }>();
@@ -621,6 +630,7 @@ async function main(): Promise<void> {
   log('(ratios: "sparse÷dense" = native-dense time / native-sparse time; "dense÷torch" = native-dense time / torch time, < 1 = faster than torch;');
   log(' "cpu": median CPU time of the call (all threads) and the sparse÷dense ratio of those, robust to time slicing on a shared machine)');
 
+  const bundled = await bundledBlock(nat, runs);
   const training = await trainingStepRows(nat.sparse, QUICK ? 3 : 5);
   if (!QUICK) {
     log('');
@@ -634,7 +644,32 @@ async function main(): Promise<void> {
       if (t?.peakMiB) log(`  torch nn.GRU: ${t.peakMiB.toFixed(0)} MiB peak (python process, incl. torch import)`);
     }
   }
-  if (JSON_OUT) console.log(JSON.stringify({ results: rows, training, machine }));
+  if (JSON_OUT) console.log(JSON.stringify({ results: rows, training, machine, bundled }));
+}
+
+/** Runs and prints the bundled-model block (bench/egru-bundled.ts); null (and says why) when it cannot run. */
+async function bundledBlock(nat: NativeEgru, runs: number): Promise<BundledWorkload | null> {
+  setNativeEgruThreads(1);
+  let w: BundledWorkload;
+  try {
+    w = await bundledWorkload(nat, runs, QUICK ? 2 : 3);
+  } catch (e) {
+    log(`\nBundled model block skipped: ${(e as Error).message}`);
+    return null;
+  }
+  log('');
+  log(`Bundled model on the bundled recording (${w.model}, first layer; ${w.windows} labelled windows of ${w.recording}, ${w.frame} frames of ${w.bin_ms} ms), one thread:`);
+  log('impl            H     C   T   N  d_in   act  bwd-sp  fwd ms  fwd+bwd ms   sparse÷dense fwd / f+b');
+  for (let i = 0; i < w.rows.length; i += 2) {
+    const [s, d] = [w.rows[i], w.rows[i + 1]];
+    for (const r of [s, d]) {
+      const ratio = r === s ? `   ${(d.fwd_ms / s.fwd_ms).toFixed(2)}x / ${(d.fwd_bwd_ms / s.fwd_bwd_ms).toFixed(2)}x` : '';
+      log(`${r.impl.padEnd(13)} ${String(r.H).padStart(4)} ${String(r.C).padStart(5)} ${String(r.T).padStart(3)} ${String(r.N).padStart(3)} ${(100 * r.input_density).toFixed(0).padStart(4)}% ${(100 * r.activity).toFixed(0).padStart(4)}% ${(100 * r.backward_sparsity).toFixed(0).padStart(5)}%  ${fmt(r.fwd_ms, 2).padStart(6)}  ${fmt(r.fwd_bwd_ms, 2).padStart(10)}${ratio}`);
+    }
+  }
+  log('(N = 1: ms per window, each window in turn; N = 16: the windows cycled into one batch. Trained states sit far from θ, so the');
+  log(' backward sparsity is high here; the frames\' density decides whether the input takes the sparse or the dense path.)');
+  return w;
 }
 
 interface TrainingRow {
