@@ -100,19 +100,21 @@ export async function bundledWorkload(nat: NativeEgru, runs: number, rounds: num
     const rng = new Rng(11);
     const dtr = Float32Array.from({ length: T * N * H }, () => rng.normal(0, 0.01));
     const times = { sparse: { f: [] as number[], fb: [] as number[] }, dense: { f: [] as number[], fb: [] as number[] } };
+    // Activity and backward sparsity: means over the steps of every batch (every window when N = 1), untimed.
     let activity = 0;
     let bsp = 0;
+    for (const x of xs) {
+      const f = nat.sparse.forward(p, x, T, N, { keepCache: true });
+      const g = nat.sparse.backward(p, x, f, { dtr }, { inputGrad: false });
+      activity += f.macs.activity.reduce((s, v) => s + v, 0) / (T * xs.length);
+      bsp += g.macs.backwardSparsity.reduce((s, v) => s + v, 0) / (T * xs.length);
+    }
     const once = (k: EgruKernel<Float32Array>, train: boolean, x: Float32Array): void => {
       if (!train) {
         k.forward(p, x, T, N, { keepCache: false });
         return;
       }
-      const f = k.forward(p, x, T, N, { keepCache: true });
-      const g = k.backward(p, x, f, { dtr }, { inputGrad: false });
-      if (k === nat.sparse) {
-        activity = f.macs.activity.reduce((s, v) => s + v, 0) / T;
-        bsp = g.macs.backwardSparsity.reduce((s, v) => s + v, 0) / T;
-      }
+      k.backward(p, x, k.forward(p, x, T, N, { keepCache: true }), { dtr }, { inputGrad: false });
     };
     for (let round = 0; round < rounds; round++) {
       for (const impl of ['sparse', 'dense'] as const) {
