@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NativeEgru } from '../core/egru/native.ts';
+import { setNativeEgruThreads, type NativeEgru } from '../core/egru/native.ts';
 import type { EgruKernel, EgruLayerParams } from '../core/egru/types.ts';
 import { openEvents } from '../core/events/formats/index.ts';
 import { parseGestureLabels } from '../core/events/labels.ts';
@@ -24,6 +24,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface BundledRow {
   impl: 'native-sparse' | 'native-dense';
+  threads: number;
   H: number;
   C: number;
   T: number;
@@ -81,17 +82,18 @@ const median = (v: number[]): number => {
 };
 
 /**
- * Times the bundled layer, one thread, N = 1 (each window in turn: live classification) and N = 16 (the windows
- * cycled: a fine-tuning batch): inference forward, and training forward + BPTT with a dense upstream gradient on the
- * trace (the bundled readout's input) and no input gradient. Sparse and dense blocks alternate, `rounds` rounds of
- * `runs` calls each; medians over all.
+ * Times the bundled layer at N = 1 (each window in turn: live classification; one thread) and N = 16 (the windows
+ * cycled: a fine-tuning batch; one and two threads): inference forward, and training forward + BPTT with a dense
+ * upstream gradient on the trace (the bundled readout's input) and no input gradient. Sparse and dense blocks
+ * alternate, `rounds` rounds of `runs` calls each; medians over all. Leaves the kernels on one thread.
  */
 export async function bundledWorkload(nat: NativeEgru, runs: number, rounds: number): Promise<BundledWorkload> {
   const { p, windows, T, frame, binMs } = await loadWorkload(nat.sparse);
   const C = p.inputSize;
   const H = p.hiddenSize;
   const rows: BundledRow[] = [];
-  for (const N of [1, 16]) {
+  for (const [N, threads] of [[1, 1], [16, 1], [16, 2]] as const) {
+    setNativeEgruThreads(threads);
     // N = 1: one batch per window, a run covers all of them (ms per window); N = 16: one batch.
     const xs = N === 1 ? windows : [batch(windows, T, C, N)];
     let nz = 0;
@@ -130,8 +132,9 @@ export async function bundledWorkload(nat: NativeEgru, runs: number, rounds: num
       }
     }
     for (const impl of ['sparse', 'dense'] as const) {
-      rows.push({ impl: `native-${impl}`, H, C, T, N, input_density: density, activity, backward_sparsity: bsp, fwd_ms: median(times[impl].f), fwd_bwd_ms: median(times[impl].fb) });
+      rows.push({ impl: `native-${impl}`, threads, H, C, T, N, input_density: density, activity, backward_sparsity: bsp, fwd_ms: median(times[impl].f), fwd_bwd_ms: median(times[impl].fb) });
     }
   }
+  setNativeEgruThreads(1);
   return { model: 'assets/models/default', recording: 'assets/recordings/sample.aedat4', windows: windows.length, frame, bin_ms: binMs, rows };
 }

@@ -658,16 +658,16 @@ async function bundledBlock(nat: NativeEgru, runs: number): Promise<BundledWorkl
     return null;
   }
   log('');
-  log(`Bundled model on the bundled recording (${w.model}, first layer; ${w.windows} labelled windows of ${w.recording}, ${w.frame} frames of ${w.bin_ms} ms), one thread:`);
-  log('impl            H     C   T   N  d_in   act  bwd-sp  fwd ms  fwd+bwd ms   sparse÷dense fwd / f+b');
+  log(`Bundled model on the bundled recording (${w.model}, first layer; ${w.windows} labelled windows of ${w.recording}, ${w.frame} frames of ${w.bin_ms} ms):`);
+  log('impl          thr    H     C   T   N  d_in   act  bwd-sp  fwd ms  fwd+bwd ms   sparse÷dense fwd / f+b');
   for (let i = 0; i < w.rows.length; i += 2) {
     const [s, d] = [w.rows[i], w.rows[i + 1]];
     for (const r of [s, d]) {
       const ratio = r === s ? `   ${(d.fwd_ms / s.fwd_ms).toFixed(2)}x / ${(d.fwd_bwd_ms / s.fwd_bwd_ms).toFixed(2)}x` : '';
-      log(`${r.impl.padEnd(13)} ${String(r.H).padStart(4)} ${String(r.C).padStart(5)} ${String(r.T).padStart(3)} ${String(r.N).padStart(3)} ${(100 * r.input_density).toFixed(0).padStart(4)}% ${(100 * r.activity).toFixed(0).padStart(4)}% ${(100 * r.backward_sparsity).toFixed(0).padStart(5)}%  ${fmt(r.fwd_ms, 2).padStart(6)}  ${fmt(r.fwd_bwd_ms, 2).padStart(10)}${ratio}`);
+      log(`${r.impl.padEnd(13)} ${String(r.threads).padStart(3)} ${String(r.H).padStart(4)} ${String(r.C).padStart(5)} ${String(r.T).padStart(3)} ${String(r.N).padStart(3)} ${(100 * r.input_density).toFixed(0).padStart(4)}% ${(100 * r.activity).toFixed(0).padStart(4)}% ${(100 * r.backward_sparsity).toFixed(0).padStart(5)}%  ${fmt(r.fwd_ms, 2).padStart(6)}  ${fmt(r.fwd_bwd_ms, 2).padStart(10)}${ratio}`);
     }
   }
-  log('(N = 1: ms per window, each window in turn; N = 16: the windows cycled into one batch. Trained states sit far from θ, so the');
+  log('(N = 1: ms per window, each window in turn, one thread; N = 16: the windows cycled into one batch. Trained states sit far from θ, so the');
   log(' backward sparsity is high here; the frames\' density decides whether the input takes the sparse or the dense path.)');
   return w;
 }
