@@ -34,6 +34,7 @@ import { FrameBinner, toFrame } from '../core/events/transforms/index.ts';
 import { eventsNativeAvailable, eventsNativeReason, eventsPath, setEventsNative } from '../core/events/codecs/events-native.ts';
 import { Rng } from '../core/util/rng.ts';
 import { SHARED_DATA } from '../test/helpers/shared-data.ts';
+import { median } from './stats.ts';
 
 // ---------------------------------------------------------------------------------------------- options
 
@@ -90,11 +91,6 @@ interface Row {
 const TARGETS: Record<string, number> = {
   aedat2: 300, dat: 300, evt2: 300, aedat3: 300, evt3: 150, 'evt3-vectors': 150, 'aedat4-lz4': 60,
   'toframe-32x32x2': 250, 'toframe-128x128x2': 250, 'framebinner-128x128x2': 250,
-};
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
 /** The plain read: one pass summing the bytes as Uint32 words (tail bytes added singly). */

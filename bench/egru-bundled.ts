@@ -19,6 +19,7 @@ import { concatPackets } from '../core/events/packet.ts';
 import { loadBundle } from '../core/model/bundle.ts';
 import { WindowBinner, densify, sortedByTime, windowsForLabels } from '../core/train/datasets/preprocess.ts';
 import { Rng } from '../core/util/rng.ts';
+import { median } from './stats.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -75,11 +76,6 @@ function batch(windows: Float32Array[], T: number, C: number, N: number): Float3
   }
   return x;
 }
-
-const median = (v: number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
-};
 
 /**
  * Times the bundled layer at N = 1 (each window in turn: live classification; one thread) and N = 16 (the windows

@@ -66,6 +66,7 @@ import { Rng } from '../core/util/rng.ts';
 import { resolveModelConfig } from '../core/model/config.ts';
 import { initGestureModel } from '../core/model/init.ts';
 import { DataParallel, shareModelParameters } from '../core/train/data-parallel.ts';
+import { median } from './stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -114,11 +115,6 @@ const log = (s: string): void => {
   if (!JSON_OUT) console.log(s);
   else console.error(s);
 };
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
-}
 
 function fwdFlops(H: number, N: number): number {
   return 2 * T * N * 3 * H * (C + H);
