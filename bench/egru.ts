@@ -645,7 +645,6 @@ async function main(): Promise<void> {
 
 /** Runs and prints the bundled-model block (bench/egru-bundled.ts); null (and says why) when it cannot run. */
 async function bundledBlock(nat: NativeEgru, runs: number): Promise<BundledWorkload | null> {
-  setNativeEgruThreads(1);
   let w: BundledWorkload;
   try {
     w = await bundledWorkload(nat, runs, QUICK ? 2 : 3);
