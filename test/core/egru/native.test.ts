@@ -15,7 +15,7 @@ import {
   setNativeEgruThreads,
 } from '../../../core/egru/native.ts';
 import { referenceKernel } from '../../../core/egru/reference.ts';
-import type { EgruForwardOptions, EgruLayerParams, EgruUpstream } from '../../../core/egru/types.ts';
+import type { EgruForwardOptions, EgruForwardResult, EgruLayerParams, EgruUpstream } from '../../../core/egru/types.ts';
 import { Rng } from '../../../core/util/rng.ts';
 
 const reason = nativeEgruUnavailableReason();
@@ -277,6 +277,48 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
             const bListed = pinned === 'forward' ? false : extra === 0;
             expect(g.macs.executed[0], `${what}: backward step-0 MACs`).toBe(3 * cfg.H * (cfg.N * cfg.H + (bListed ? step0 : cfg.N * cfg.C) + cfg.N * cfg.C));
           }
+      }
+    }
+    setNativeEgruIsa(defaultIsa);
+    setNativeEgruThreads(defaultThreads, true);
+  });
+
+  it('reads W and Rk in place at every alignment: one sample gives the same outputs at all 16 float offsets (every ISA)', () => {
+    // One sample gathers whole rows of W and Rk from the caller's arrays, starting full vectors at the rows' first
+    // vector-aligned column (egru_base.inc alignedHead) with partial vectors before and after. 3H = 144 is a multiple
+    // of every path's vector width, so each offset puts that column elsewhere; the head and tail of each row take the
+    // masked loads and stores.
+    const cfg: Config = { name: 'alignment', T: 40, N: 1, C: 96, H: 48, inputDensity: 0.1, thetaMean: 0.3 };
+    const { p, x, opts, up } = setup(cfg, 515);
+    const ref = referenceKernel.forward(p, x, cfg.T, cfg.N, opts);
+    const refG = referenceKernel.backward(p, x, ref, up, opts);
+    const at = (a: Float32Array, off: number) => {
+      const b = new Float32Array(new ArrayBuffer((a.length + 16) * 4), off * 4, a.length);
+      b.set(a);
+      return b;
+    };
+    setNativeEgruThreads(1);
+    for (const isa of isas) {
+      expect(setNativeEgruIsa(isa)).toBe(true);
+      let first: EgruForwardResult<Float32Array> | undefined;
+      for (let off = 0; off < 16; off++) {
+        const q = { ...p, kernel: at(p.kernel, off), recurrentKernel: at(p.recurrentKernel, (off * 7) % 16) };
+        const what = `${isa}, W at +${off} floats`;
+        const f = native!.sparse.forward(q, x, cfg.T, cfg.N, opts);
+        expectSame(`${what}: o`, f.o, ref.o);
+        expectClose(`${what}: y`, f.y, ref.y);
+        const activity = f.macs.activity.reduce((a, b) => a + b, 0) / cfg.T;
+        expect(activity, 'some units fire, most do not').toBeGreaterThan(0.05);
+        expect(activity).toBeLessThan(0.6);
+        if (!first) first = f;
+        else {
+          expectSame(`${what}: y as at +0`, f.y, first.y);
+          expectSame(`${what}: c as at +0`, f.c, first.c);
+        }
+        const g = native!.sparse.backward(q, x, f, up, opts);
+        expectClose(`${what}: dKernel`, g.dKernel, refG.dKernel);
+        expectClose(`${what}: dRecurrentKernel`, g.dRecurrentKernel, refG.dRecurrentKernel);
+        expectClose(`${what}: dX`, g.dX, refG.dX);
       }
     }
     setNativeEgruIsa(defaultIsa);
