@@ -35,6 +35,7 @@ interface EgruAddon {
   sumRows(M: Float32Array, cols: number, idx: Int32Array): number;
   fmaLoop(iters: number): number;
   tuneAllocator(): string;
+  dataAlignment(buffer: ArrayBuffer): number;
   poolTime(src: Float32Array, T: number, N: number, H: number, lengths: Int32Array, mode: number, out: Float32Array): void;
   poolTimeBackward(dm: Float32Array, T: number, N: number, H: number, lengths: Int32Array, mode: number, dSrc: Float32Array): void;
   sumValid(a: Float32Array, T: number, N: number, H: number, lengths: Int32Array): number;
@@ -193,13 +194,24 @@ export function poisonNativeOutputs(on: boolean): boolean {
  * without zero-filling from its own ArrayBuffer (Buffer.allocUnsafeSlow: never the shared pool, so `.buffer` can be
  * transferred). With the addon's allocator setting (tuneAllocator in egru_native.cc) freed blocks are reused from
  * the heap instead of being mapped and page-faulted afresh: 9 fresh 3.3 MB arrays cost 9 ms zeroed, ~0.2-0.5 ms so.
+ * The array starts at a 64-byte boundary inside a buffer 64 bytes longer (the heap hands out 16-byte-aligned blocks):
+ * the kernels' vector stores and the backward's loads of the cache then never span two cache lines (measured in one
+ * process, N = 16: forward+backward 1.02-1.03× faster, the H = 512 forward 1.04-1.08×). Its byteOffset is then 0-48.
  */
 function outputArray(n: number): Float32Array {
   if (n === 0) return new Float32Array(0);
-  const b = Buffer.allocUnsafeSlow(n * 4);
-  const a = new Float32Array(b.buffer, b.byteOffset, n);
+  const b = Buffer.allocUnsafeSlow(n * 4 + 64);
+  const mod = addon()!.dataAlignment(b.buffer);
+  const a = new Float32Array(b.buffer, mod % 4 === 0 ? (64 - mod) % 64 : 0, n);
   if (poisonOutputs) a.fill(NaN);
   return a;
+}
+
+/** Tests and benches: the address of a's first element modulo 64 (its cache-line offset); null without the addon or for
+ * a SharedArrayBuffer view. */
+export function nativeDataAlignment(a: ArrayBufferView): number | null {
+  if (nativeEgruUnavailableReason() || !(a.buffer instanceof ArrayBuffer)) return null;
+  return (addon()!.dataAlignment(a.buffer) + a.byteOffset) % 64;
 }
 
 function makeKernel(a: EgruAddon, sparse: boolean): EgruKernel<Float32Array> {

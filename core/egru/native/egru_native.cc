@@ -326,6 +326,18 @@ Napi::Value FmaLoop(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, gIsa->fmaLoop(iters));
 }
 
+// dataAlignment(buffer: ArrayBuffer) → number: the address of the buffer's first byte modulo 64. core/egru/native.ts
+// starts its result arrays that many bytes short of the next 64-byte boundary into a slightly larger buffer, so that
+// the kernels' vector stores into them (and the backward's loads of the forward's cache) never span two cache lines.
+Napi::Value DataAlignment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
+    Napi::TypeError::New(env, "EGRU native dataAlignment: expected (ArrayBuffer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, (double)((uintptr_t)info[0].As<Napi::ArrayBuffer>().Data() % 64));
+}
+
 // tuneAllocator() → string: keeps freed large blocks in glibc's heap instead of unmapping them. Every kernel call
 // returns fresh multi-MiB result arrays (y, c, o, tr and the training cache: 9 × 3.3 MB at T=100, N=16, H=512;
 // gradients up to C·3H floats); with glibc's defaults each such block is mmap'ed and every 4 KiB page then faults
@@ -386,6 +398,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("fmaLoop", Napi::Function::New(env, FmaLoop));
   exports.Set("tuneAllocator", Napi::Function::New(env, TuneAllocator));
+  exports.Set("dataAlignment", Napi::Function::New(env, DataAlignment));
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("threads", Napi::Function::New(env, GetThreads));

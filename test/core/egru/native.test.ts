@@ -8,6 +8,7 @@ import {
   nativeEgruIsas,
   nativeEgruUnavailableReason,
   nativeAllocatorSetting,
+  nativeDataAlignment,
   nativeFmaLoop,
   nativeSumRows,
   poisonNativeOutputs,
@@ -323,6 +324,25 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     }
     setNativeEgruIsa(defaultIsa);
     setNativeEgruThreads(defaultThreads, true);
+  });
+
+  it('hands out every result array starting on a 64-byte boundary (the kernels store whole cache lines)', () => {
+    const cfg = configs[0];
+    const { p, x, opts, up } = setup(cfg, 99);
+    const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
+    const g = native!.sparse.backward(p, x, f, up, opts);
+    const arrays: [string, Float32Array][] = [
+      ['y', f.y], ['c', f.c], ['o', f.o], ['tr', f.tr],
+      ...Object.entries(f.cache!),
+      ['dKernel', g.dKernel], ['dRecurrentKernel', g.dRecurrentKernel], ['dBias', g.dBias], ['dRecurrentBias', g.dRecurrentBias],
+      ['dTheta', g.dTheta], ['dX', g.dX], ['dY0', g.dY0],
+    ];
+    expect(arrays.length).toBe(16);
+    for (const [name, a] of arrays) expect(nativeDataAlignment(a), name).toBe(0);
+    // A plain Float32Array starts wherever the heap put its data (16 bytes past a boundary on glibc); the probe sees it.
+    const plain = new Float32Array(new ArrayBuffer(256), 4, 8);
+    expect(nativeDataAlignment(plain)).toBe((nativeDataAlignment(new Float32Array(plain.buffer))! + 4) % 64);
+    expect(nativeDataAlignment(new Float32Array(new SharedArrayBuffer(64)))).toBeNull();
   });
 
   it('two threads splitting the units count the same MACs and events as one thread (the H = 320 configs)', () => {
