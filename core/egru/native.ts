@@ -201,7 +201,8 @@ export function poisonNativeOutputs(on: boolean): boolean {
 function outputArray(n: number): Float32Array {
   if (n === 0) return new Float32Array(0);
   const b = Buffer.allocUnsafeSlow(n * 4 + 64);
-  const mod = addon()!.dataAlignment(b.buffer);
+  const ad = addon()!;
+  const mod = typeof ad.dataAlignment === 'function' ? ad.dataAlignment(b.buffer) : 0; // a stale build lacks the probe
   const a = new Float32Array(b.buffer, mod % 4 === 0 ? (64 - mod) % 64 : 0, n);
   if (poisonOutputs) a.fill(NaN);
   return a;

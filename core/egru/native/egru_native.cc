@@ -327,8 +327,8 @@ Napi::Value FmaLoop(const Napi::CallbackInfo& info) {
 }
 
 // dataAlignment(buffer: ArrayBuffer) → number: the address of the buffer's first byte modulo 64. core/egru/native.ts
-// starts its result arrays that many bytes short of the next 64-byte boundary into a slightly larger buffer, so that
-// the kernels' vector stores into them (and the backward's loads of the forward's cache) never span two cache lines.
+// places each result array at the first 64-byte boundary of a buffer 64 bytes longer than the array, so that the
+// kernels' vector stores into it (and the backward's loads of the forward's cache) never span two cache lines.
 Napi::Value DataAlignment(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArrayBuffer()) {
