@@ -687,7 +687,7 @@ Mev/s cpu = events / median CPU time of this process
 (higher than Mev/s when other processes share the cores; GC threads can also push CPU time above wall time).
 ratio_to_read = decode time / time of one pass summing the same bytes as Uint32 words (same process, medians).
 ToFrame rows: ratio_to_read against one pass summing the packet's x, y, p, t arrays.
-Published anchors (docs/perf-notes.md §5, other machines): C++ decode to SoA 1580 Mev/s; JS DataView decode
+Published anchors (../shared/docs/perf-notes.md §5, other machines): C++ decode to SoA 1580 Mev/s; JS DataView decode
 537 Mev/s; JS fused decode + bin to 32×32×2 239 Mev/s (AEDAT 3.1 layout, 10 M synthetic events). Lenz, Ottati,
 Marcireau 2023 (Open Neuromorphic blog, one ≈109 M-event recording): expelliarmus DAT ≈220 Mev/s, EVT3 ≈81 Mev/s;
 \`aedat\` (Rust) AEDAT4 ≈19 Mev/s incl. IMU; evt3 crate claims 50–55 Mev/s from Python.`);
