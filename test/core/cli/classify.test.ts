@@ -146,5 +146,16 @@ describe.skipIf(!haveAssets)('egru classify (shipped default model on the sample
     expect(out.activity).toBeLessThanOrEqual(0.2);
     expect(out.macReduction).toBeGreaterThan(1);
   }, 60_000);
+
+  // README opens with this command and shows its output: a kernel change that moves any figure (the MAC reduction
+  // moved once, when the forward began listing the 28 %-dense frames, and README kept the old one) must update it.
+  it("prints exactly the output README shows for README's first command", async () => {
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+    const m = /\$ npx egru classify\n([\s\S]*?)```/.exec(readme);
+    expect(m, 'README has a ```text block starting with "$ npx egru classify"').not.toBeNull();
+    const r = await egru(['classify']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(m![1]);
+  }, 60_000);
 });
 if (!haveAssets) console.warn('classify.test: assets/models/default or assets/recordings/sample.aedat4 missing — shipped-asset test skipped');
