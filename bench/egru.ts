@@ -1,5 +1,5 @@
 /**
- * `npm run bench:egru [-- --quick] [-- --json] [-- --H=512] [-- --machine] [-- --bundled]` — EGRU layer speed: native sparse vs native dense vs the
+ * `npm run bench:egru [-- --quick] [-- --json] [-- --H=512] [-- --machine] [-- --bundled] [-- --smoke]` — EGRU layer speed: native sparse vs native dense vs the
  * TypeScript reference vs a tfjs-wasm GRU vs PyTorch `nn.GRU` (when `/usr/bin/python3 -c "import torch"` works).
  *
  * Workload (perf-notes §2-§3): C = 2048 inputs (32×32×2 frames) at input density 5 % / 100 %, H ∈ {256, 512,
@@ -71,13 +71,16 @@ import { median } from './stats.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
+// --smoke: toy sizes, one run per row, a few seconds (test/bench/egru-json.test.ts holds the --json output's shape with it;
+// its numbers mean nothing).
+const SMOKE = args.includes('--smoke');
 const MACHINE_ONLY = args.includes('--machine');
 const BUNDLED_ONLY = args.includes('--bundled');
 const JSON_OUT = args.includes('--json');
 const PEAK = args.indexOf('--peak-child');
 
-const C = 2048;
-const T = 100;
+const C = SMOKE ? 64 : 2048;
+const T = SMOKE ? 12 : 100;
 const GAMMA = 0.7;
 const EPS = 1.7;
 
@@ -478,17 +481,17 @@ async function main(): Promise<void> {
   }
   // --H=256,512 restricts the hidden sizes (e.g. to re-measure one size on a busy machine).
   const hArg = args.find((a) => a.startsWith('--H='));
-  const Hs = hArg ? hArg.slice(4).split(',').map(Number) : QUICK ? [512] : [256, 512, 1024];
+  const Hs = hArg ? hArg.slice(4).split(',').map(Number) : SMOKE ? [32] : QUICK ? [512] : [256, 512, 1024];
   const Ns = [1, 16];
-  const acts = QUICK ? [1, 0.1] : [1, 0.5, 0.2, 0.1, 0.05];
+  const acts = QUICK || SMOKE ? [1, 0.1] : [1, 0.5, 0.2, 0.1, 0.05];
   const dens = QUICK ? [0.05] : [0.05, 1];
-  const runs = QUICK ? 3 : 5;
-  const N1_ROUNDS = 5;
-  const BATCH_ROUNDS = 3;
+  const runs = SMOKE ? 1 : QUICK ? 3 : 5;
+  const N1_ROUNDS = SMOKE ? 1 : 5;
+  const BATCH_ROUNDS = SMOKE ? 1 : 3;
   const threadCounts = [1, 2];
   const torchWhy = torchAvailable();
   const tf = await loadTf();
-  log(`EGRU bench: C=${C} T=${T} γ=${GAMMA} ε=${EPS}; native ISA ${nat.isa}; ${runs} runs (median)${QUICK ? ' [--quick]' : ''}`);
+  log(`EGRU bench: C=${C} T=${T} γ=${GAMMA} ε=${EPS}; native ISA ${nat.isa}; ${runs} runs (median)${QUICK ? ' [--quick]' : ''}${SMOKE ? ' [--smoke: toy sizes, the figures mean nothing]' : ''}`);
   log(`torch: ${torchWhy ?? 'available (1 thread)'}; tfjs-wasm: ${tf ? 'available (1 thread)' : 'unavailable'}; malloc: ${nativeAllocatorSetting()}`);
   const rows: Row[] = [];
   const machine = machineBalance();
@@ -509,10 +512,10 @@ async function main(): Promise<void> {
   const base = new Map<string, { torch: { fwd: number; fwdBwd: number } | null; tfjs: { fwd: number; fwdBwd: number } | null }>();
   for (const H of Hs) {
     for (const N of Ns) {
-      const torch = torchWhy ? null : timeTorch(H, N, QUICK ? 2 : runs);
+      const torch = torchWhy ? null : timeTorch(H, N, SMOKE ? 1 : QUICK ? 2 : runs);
       // tfjs takes up to ~13 s per run (H=1024, N=16, forward + forward+backward): one run and N = 1 only with --quick.
-      const tfRuns = QUICK ? 1 : runs;
-      const tfjs = tf && !(QUICK && N > 1) ? await timeTfjs(tf, H, N, tfRuns) : null;
+      const tfRuns = QUICK || SMOKE ? 1 : runs;
+      const tfjs = tf && !((QUICK || SMOKE) && N > 1) ? await timeTfjs(tf, H, N, tfRuns) : null;
       base.set(`${H}/${N}`, { torch, tfjs });
       if (torch) rows.push({ impl: 'torch', threads: 1, H, N, activity: 1, input_density: 1, backward_sparsity: null, fwd_ms: torch.fwd, fwd_bwd_ms: torch.fwdBwd, gflops: fwdFlops(H, N) / torch.fwd / 1e6, gflops_fwd_bwd: (fwdFlops(H, N) + bwdFlops(H, N)) / torch.fwdBwd / 1e6, runs });
       if (tfjs) rows.push({ impl: 'tfjs-wasm', threads: 1, H, N, activity: 1, input_density: 1, backward_sparsity: null, fwd_ms: tfjs.fwd, fwd_bwd_ms: tfjs.fwdBwd, gflops: fwdFlops(H, N) / tfjs.fwd / 1e6, gflops_fwd_bwd: (fwdFlops(H, N) + bwdFlops(H, N)) / tfjs.fwdBwd / 1e6, runs: tfRuns });
@@ -540,7 +543,7 @@ async function main(): Promise<void> {
             const tD = newTiming();
             const tR = newTiming();
             const doRef = thr === 1 && N === 1 && H <= 512 && (!QUICK || act < 1);
-            const refRuns = QUICK ? 1 : 5;
+            const refRuns = QUICK || SMOKE ? 1 : 5;
             const bound = N === 1 ? rowReadBound(nat.sparse, p, x) : null;
             const tB: number[] = [];
             const tB1: number[] = [];
@@ -627,8 +630,8 @@ async function main(): Promise<void> {
   log(' "cpu": median CPU time of the call (all threads) and the sparse÷dense ratio of those, robust to time slicing on a shared machine)');
 
   const bundled = await bundledBlock(nat, runs);
-  const training = await trainingStepRows(nat.sparse, QUICK ? 3 : 5);
-  if (!QUICK) {
+  const training = await trainingStepRows(nat.sparse, SMOKE ? 1 : QUICK ? 3 : 5);
+  if (!QUICK && !SMOKE) {
     log('');
     log('Peak memory, fwd(training)+bwd, T=100 N=16 H=1024 C=2048, fresh process (max RSS, incl. ~node baseline):');
     for (const impl of ['native-sparse', 'native-dense']) {
@@ -647,7 +650,7 @@ async function main(): Promise<void> {
 async function bundledBlock(nat: NativeEgru, runs: number): Promise<BundledWorkload | null> {
   let w: BundledWorkload;
   try {
-    w = await bundledWorkload(nat, runs, QUICK ? 2 : 3);
+    w = await bundledWorkload(nat, runs, SMOKE ? 1 : QUICK ? 2 : 3);
   } catch (e) {
     log(`\nBundled model block skipped: ${(e as Error).message}`);
     return null;
@@ -678,7 +681,7 @@ interface TrainingRow {
 
 /** Times one training step's maths (GestureModel.lossAndGrad) on 1 thread and split over 2 threads both ways. */
 async function trainingStepRows(kernel: EgruKernel<Float32Array>, runs: number): Promise<TrainingRow[]> {
-  const H = 512;
+  const H = SMOKE ? 32 : 512;
   const N = 16;
   const d = 0.05;
   const p = makeParams(H, 1);
