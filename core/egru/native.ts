@@ -14,9 +14,11 @@
  */
 import { loadNative } from '../native/load.ts';
 import type {
+  EgruCache,
   EgruForwardOptions,
   EgruForwardResult,
   EgruGrads,
+  EgruInputLists,
   EgruKernel,
   EgruLayerParams,
   EgruUpstream,
@@ -24,7 +26,8 @@ import type {
 } from './types.ts';
 
 interface EgruAddon {
-  forward(args: Record<string, unknown>): void;
+  /** With `wantLists`: the input lists the forward built (null: x too dense to list); else undefined. */
+  forward(args: Record<string, unknown>): EgruInputLists | null | undefined;
   backward(args: Record<string, unknown>): void;
   isa(): string;
   supportedIsas(): string[];
@@ -227,17 +230,20 @@ function makeKernel(a: EgruAddon, sparse: boolean): EgruKernel<Float32Array> {
       const c = outputArray(TNH);
       const o = outputArray(TNH);
       const tr = outputArray(TNH);
-      const cache = keep
+      const cache: EgruCache<Float32Array> | null = keep
         ? { u: outputArray(TNH), r: outputArray(TNH), g: outputArray(TNH), qG: outputArray(TNH), s: outputArray(TNH) }
         : null;
       const macs = { executed: new Float64Array(T), dense: new Float64Array(T), activity: new Float64Array(T) };
-      a.forward({
+      // A training forward keeps its lists of x's non-zeros with the cache, so that the backward need not list x again.
+      const lists = a.forward({
         T, N, C: p.inputSize, H, gamma: p.gamma, eps: p.eps, sparse,
         x, W: p.kernel, Rk: p.recurrentKernel, bx: p.bias, br: p.recurrentBias, theta: p.theta, y0: opts.y0 ?? null,
         ...zoneArgs(opts),
         y, c, o, tr, ...(cache ?? {}),
         macsExec: macs.executed, macsDense: macs.dense, activity: macs.activity,
+        wantLists: cache !== null && sparse,
       });
+      if (cache && lists) cache.inputLists = lists;
       return { T, N, H, y, c, o, tr, cache, macs };
     },
     backward(p, x, fwd, up: EgruUpstream<Float32Array>, opts: NativeBackwardOptions = {}): EgruGrads<Float32Array> {

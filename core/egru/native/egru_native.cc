@@ -226,12 +226,69 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   a.macsDense = rd.f64("macsDense", T);
   a.activity = rd.f64("activity", T);
   if (!rd.error.empty()) return rd.throwIfFailed();
-  const egru::ParLease lease(threadsFor(a.N, a.H));
-  const int rc = gIsa->forward(a, lease.par);
+  egru::InputListsOut lists{};
+  const bool wantLists = rd.boolean("wantLists");
+  if (wantLists) a.lists = &lists;
+  int rc;
+  {
+    const egru::ParLease lease(threadsFor(a.N, a.H));
+    rc = gIsa->forward(a, lease.par);
+  }
   if (rc != 0) {
     Napi::RangeError::New(env, "EGRU native forward: out of memory for work buffers").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
-  return env.Undefined();
+  if (!wantLists) return env.Undefined();
+  if (!lists.listed) return env.Null();
+  // Copied out of the work buffers (the next call reuses them) into arrays the caller keeps with the cache.
+  const size_t rows = T * N, nnz = (size_t)lists.nnz;
+  Napi::Int32Array rowptr = Napi::Int32Array::New(env, rows + 1);
+  for (size_t r = 0; r <= rows; r++) rowptr[r] = (int32_t)lists.rowptr[r];  // nnz ≤ T·N·C ≤ 2·10⁹ (dimsOk)
+  Napi::Int32Array idx = Napi::Int32Array::New(env, nnz);
+  Napi::Float32Array val = Napi::Float32Array::New(env, nnz);
+  if (nnz) {
+    memcpy(idx.Data(), lists.idx, nnz * 4);
+    memcpy(val.Data(), lists.val, nnz * 4);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rowptr", rowptr);
+  out.Set("idx", idx);
+  out.Set("val", val);
+  return out;
+}
+
+/** Backward's optional `inputLists` (the forward's lists of this x, see egru::InputListsOut), checked in full before
+ * the kernel indexes by them: rowptr [T·N + 1] from 0, non-decreasing, ending at idx.length = val.length; each row's
+ * indices strictly ascending within [0, C). O(non-zeros), against the listing pass over x it replaces. */
+void readInputLists(Reader& rd, BwdArgs& a) {
+  Napi::Value v = rd.obj.Get("inputLists");
+  if (v.IsUndefined() || v.IsNull()) return;
+  const auto bad = [&](const std::string& why, bool range = true) { rd.fail("EGRU native backward: inputLists " + why, range); };
+  if (!v.IsObject()) return bad("must be an object {rowptr, idx, val} or null", false);
+  Reader lr(rd.env, v.As<Napi::Object>());
+  const size_t rows = (size_t)a.T * a.N;
+  const int32_t* rowptr = lr.array<int32_t>("rowptr", napi_int32_array, rows + 1, false);
+  if (!lr.error.empty()) return bad(lr.error.substr(sizeof("EGRU native: ") - 1), lr.range);
+  if (rowptr[0] != 0) return bad("rowptr[0] must be 0");
+  for (size_t r = 0; r < rows; r++)
+    if (rowptr[r + 1] < rowptr[r]) return bad("rowptr decreases at row " + std::to_string(r));
+  const size_t nnz = (size_t)rowptr[rows];
+  const int32_t* idx = lr.array<int32_t>("idx", napi_int32_array, nnz, false);
+  const float* val = lr.f32("val", nnz);
+  if (!lr.error.empty()) return bad(lr.error.substr(sizeof("EGRU native: ") - 1), lr.range);
+  for (size_t r = 0; r < rows; r++) {
+    int32_t prev = -1;
+    for (int32_t k = rowptr[r]; k < rowptr[r + 1]; k++) {
+      if (idx[k] <= prev || idx[k] >= a.C)
+        return bad("idx[" + std::to_string(k) + "] = " + std::to_string(idx[k]) + " in row " + std::to_string(r) +
+                   (idx[k] >= a.C || idx[k] < 0 ? " is outside [0, C)" : " does not ascend"));
+      prev = idx[k];
+    }
+  }
+  a.inRowptr = rowptr;
+  a.inIdx = idx;
+  a.inVal = val;
+  a.inNnz = (int64_t)nnz;
 }
 
 Napi::Value Backward(const Napi::CallbackInfo& info) {
@@ -280,6 +337,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   a.macsExec = rd.f64("macsExec", T);
   a.macsDense = rd.f64("macsDense", T);
   a.bwdSparsity = rd.f64("bwdSparsity", T);
+  if (rd.error.empty()) readInputLists(rd, a);
   if (!rd.error.empty()) return rd.throwIfFailed();
   const egru::ParLease lease(threadsFor(a.N, a.H, true));
   const int rc = gIsa->backward(a, lease.par);

@@ -284,6 +284,114 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     setNativeEgruThreads(defaultThreads, true);
   });
 
+  it("hands the forward's input lists to the backward: x's non-zeros exactly, and the same gradients with or without them (every ISA, 1 and 2 threads)", () => {
+    // Sparse input: one sample (W read by row blocks), a batch with zoneout, the tiled gather, the unit split; dense
+    // input lists nothing.
+    for (const cfg of [configs[0], configs[2], configs[4], configs[7], configs[1]]) {
+      const { p, x, opts, up } = setup(cfg, 77 + cfg.H);
+      const rows = cfg.T * cfg.N;
+      for (const isa of isas)
+        for (const threads of [1, 2]) {
+          expect(setNativeEgruIsa(isa)).toBe(true);
+          setNativeEgruThreads(threads, true);
+          const what = `${cfg.name}, ${isa}, ${threads} thread(s)`;
+          const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
+          const lists = f.cache!.inputLists;
+          if (cfg.inputDensity === 1) {
+            expect(lists, what).toBeUndefined();
+          } else {
+            expect(lists, what).toBeDefined();
+            const rowptr = [0];
+            const idx: number[] = [];
+            const val: number[] = [];
+            for (let r = 0; r < rows; r++) {
+              for (let i = 0; i < cfg.C; i++)
+                if (x[r * cfg.C + i] !== 0) {
+                  idx.push(i);
+                  val.push(x[r * cfg.C + i]);
+                }
+              rowptr.push(idx.length);
+            }
+            expectSame(`${what} rowptr`, lists!.rowptr, rowptr);
+            expectSame(`${what} idx`, lists!.idx, idx);
+            expectSame(`${what} val`, lists!.val, val);
+          }
+          const withLists = native!.sparse.backward(p, x, f, up, opts);
+          const { inputLists: _dropped, ...cacheOnly } = f.cache!;
+          const without = native!.sparse.backward(p, x, { ...f, cache: cacheOnly }, up, opts);
+          for (const k of ['dKernel', 'dRecurrentKernel', 'dBias', 'dRecurrentBias', 'dTheta', 'dX', 'dY0'] as const)
+            expectSame(`${what} ${k}`, withLists[k], without[k]);
+          expectSame(`${what} backward MACs`, withLists.macs.executed, without.macs.executed);
+        }
+      // The dense baseline lists nothing, and an inference forward keeps no cache to hold lists.
+      expect(native!.dense.forward(p, x, cfg.T, cfg.N, opts).cache!.inputLists).toBeUndefined();
+      expect(native!.sparse.forward(p, x, cfg.T, cfg.N, { ...opts, training: false, keepCache: false }).cache).toBeNull();
+    }
+    setNativeEgruIsa(defaultIsa);
+    setNativeEgruThreads(defaultThreads, true);
+  });
+
+  it('rejects input lists that do not describe an input, with an error naming the fault, before the kernel reads them', () => {
+    const cfg = configs[2];
+    const { p, x, opts, up } = setup(cfg, 91);
+    const f = native!.sparse.forward(p, x, cfg.T, cfg.N, opts);
+    const L = f.cache!.inputLists!;
+    const rows = cfg.T * cfg.N;
+    // A row with at least two entries, for the order faults.
+    let r2 = 0;
+    while (L.rowptr[r2 + 1] - L.rowptr[r2] < 2) r2++;
+    const k2 = L.rowptr[r2];
+    const swapped = L.idx.slice();
+    [swapped[k2], swapped[k2 + 1]] = [swapped[k2 + 1], swapped[k2]];
+    const dup = L.idx.slice();
+    dup[k2 + 1] = dup[k2];
+    let rd = 0;
+    while (L.rowptr[rd + 1] === L.rowptr[rd + 2]) rd++;
+    const decreasing = L.rowptr.slice();
+    decreasing[rd + 1] = L.rowptr[rd + 2];
+    decreasing[rd + 2] = L.rowptr[rd + 1];
+    const rowOf = (k: number) => {
+      let r = 0;
+      while (L.rowptr[r + 1] <= k) r++;
+      return r;
+    };
+    const high = L.idx.slice();
+    high[3] = cfg.C;
+    const kn = L.idx.length - 1;
+    const negative = L.idx.slice();
+    negative[kn] = -1;
+    // Wrong kinds of value are TypeErrors, wrong sizes and contents RangeErrors.
+    const cases: Array<[string, unknown, RegExp, ErrorConstructor]> = [
+      ['not an object', 5, /inputLists must be an object/, TypeError],
+      ['rowptr too short', { ...L, rowptr: L.rowptr.subarray(1) }, /inputLists rowptr has \d+ elements, expected \d+/, RangeError],
+      ['rowptr as a Float32Array', { ...L, rowptr: new Float32Array(L.rowptr) }, /inputLists rowptr has the wrong array type/, TypeError],
+      ['rowptr missing', { idx: L.idx, val: L.val }, /inputLists rowptr is missing/, TypeError],
+      ['rowptr not from 0', { ...L, rowptr: L.rowptr.map((v) => v + 1) }, /rowptr\[0\] must be 0/, RangeError],
+      ['rowptr decreasing', { ...L, rowptr: decreasing }, new RegExp(`rowptr decreases at row ${rd + 1}`), RangeError],
+      ['idx shorter than rowptr says', { ...L, idx: L.idx.subarray(1) }, /inputLists idx has \d+ elements/, RangeError],
+      ['val shorter than rowptr says', { ...L, val: L.val.subarray(1) }, /inputLists val has \d+ elements/, RangeError],
+      ['an index ≥ C', { ...L, idx: high }, new RegExp(`idx\\[3\\] = 50 in row ${rowOf(3)} is outside \\[0, C\\)`), RangeError],
+      ['a negative index', { ...L, idx: negative }, new RegExp(`idx\\[${kn}\\] = -1 in row ${rowOf(kn)} is outside \\[0, C\\)`), RangeError],
+      ['indices out of order', { ...L, idx: swapped }, new RegExp(`idx\\[${k2 + 1}\\] = \\d+ in row ${r2} does not ascend`), RangeError],
+      ['a repeated index', { ...L, idx: dup }, new RegExp(`idx\\[${k2 + 1}\\] = \\d+ in row ${r2} does not ascend`), RangeError],
+    ];
+    expect(rows).toBeGreaterThan(rd + 2);
+    for (const [what, lists, msg, kind] of cases) {
+      const bad = { ...f, cache: { ...f.cache!, inputLists: lists as typeof L } };
+      let err: unknown = null;
+      try {
+        native!.sparse.backward(p, x, bad, up, opts);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, what).toBeInstanceOf(kind);
+      expect((err as Error).message, what).toMatch(msg);
+      expect((err as Error).message, what).toMatch(/^EGRU native backward: inputLists /);
+    }
+    // The genuine lists still work afterwards.
+    expect(() => native!.sparse.backward(p, x, f, up, opts)).not.toThrow();
+  });
+
   it('reads W and Rk in place at every alignment: one sample gives the same outputs at all 16 float offsets (every ISA)', () => {
     // One sample gathers whole rows of W and Rk from the caller's arrays, starting full vectors at the rows' first
     // vector-aligned column (egru_base.inc alignedHead) with partial vectors before and after. 3H = 144 is a multiple
@@ -333,7 +441,7 @@ describe.skipIf(!native)('native EGRU kernels == reference', () => {
     const g = native!.sparse.backward(p, x, f, up, opts);
     const arrays: [string, Float32Array][] = [
       ['y', f.y], ['c', f.c], ['o', f.o], ['tr', f.tr],
-      ...Object.entries(f.cache!),
+      ...(['u', 'r', 'g', 'qG', 's'] as const).map((k): [string, Float32Array] => [k, f.cache![k]]),
       ['dKernel', g.dKernel], ['dRecurrentKernel', g.dRecurrentKernel], ['dBias', g.dBias], ['dRecurrentBias', g.dRecurrentBias],
       ['dTheta', g.dTheta], ['dX', g.dX], ['dY0', g.dY0],
     ];
