@@ -32,9 +32,10 @@
  *   time: N = 1, H ≤ 512, 5 runs (1 with --quick, which also leaves out its full-activity rows). tfjs-wasm
  *   (hand-written BPTT, explicit transposes) runs 5 times at every size (3.3 s forward, 9.9 s forward+backward per run
  *   at H = 1024, N = 16 on the session-13 Xeon); --quick: once, N = 1 only.
- * - Native 2-thread figures are for N = 16 only (forward: threads split the batch, or the units when Rk is over
- *   1 MiB; backward: the units); one sample runs on one thread. Times are wall-clock, so on a loaded machine the
- *   2-thread rows suffer most.
+ * - Native 2-thread figures: N = 16 forward splits the batch, or the units when Rk is over 1 MiB; one sample's forward
+ *   runs on one thread (its 2-thread row times the same forward), and the backward splits the units (for one sample
+ *   when Rk is at least 512 KiB). Times are wall-clock, so on a loaded machine the 2-thread rows suffer most. The
+ *   row-read bounds and the cold figure are printed under the one-thread N = 1 rows only.
  * - "Training step" rows: one whole optimiser step's maths (model forward, loss, BPTT, readout gradients) of an
  *   EGRU layer + Linear readout at H = 512, N = 16, 5 % input, 10 % activity, on 1 thread, with the kernels' own
  *   2-thread split (as in the 2-thread rows: barriers every step), and with the batch split into two
@@ -537,14 +538,13 @@ async function main(): Promise<void> {
           setNativeEgruThreads(1);
           calibrate(nat.sparse, p, N, d, act);
           for (const thr of threadCounts) {
-            if (thr > 1 && N === 1) continue; // one sample runs on one thread (a barrier per step would not pay)
             setNativeEgruThreads(thr);
             const tS = newTiming();
             const tD = newTiming();
             const tR = newTiming();
             const doRef = thr === 1 && N === 1 && H <= 512 && (!QUICK || act < 1);
             const refRuns = QUICK || SMOKE ? 1 : 5;
-            const bound = N === 1 ? rowReadBound(nat.sparse, p, x) : null;
+            const bound = N === 1 && thr === 1 ? rowReadBound(nat.sparse, p, x) : null;
             const tB: number[] = [];
             const tB1: number[] = [];
             // One block per implementation (see the header): warm-up, forwards, warm-up, forward+backwards.
@@ -573,7 +573,7 @@ async function main(): Promise<void> {
             }
             // Cold: each sparse forward right after a dense one (one sample only: the live-inference figure).
             const tCold = newTiming();
-            if (N === 1) {
+            if (N === 1 && thr === 1) {
               for (let i = 0; i < perRound * rounds; i++) {
                 timeForward(nat.dense, p, x, N, newTiming());
                 timeForward(nat.sparse, p, x, N, tCold);

@@ -10,7 +10,8 @@
  *
  * One N-API call per sequence. The ISA path (avx512 / avx2 / generic) is picked at load time from the CPU;
  * `EGRU_ISA=generic|avx2|avx512` forces one, `EGRU_THREADS=n` sets the thread count (default: hardware
- * threads; used only for N > 1: forward splits the batch, backward the units, and only when N·3H·H ≥ 2·10⁶).
+ * threads). The forward of several samples splits the batch, or the units when Rk is over 1 MiB; one sample runs on one
+ * thread. The backward splits the units when N·3H·H ≥ 2·10⁶ or Rk is at least 512 KiB (one sample too).
  */
 import { loadNative } from '../native/load.ts';
 import type {
