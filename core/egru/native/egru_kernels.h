@@ -23,8 +23,8 @@ enum ZoneoutMode { kZoneNone = 0, kZoneMask = 1, kZoneEval = 2 };
 
 /** The forward's lists of the non-zero inputs of all T·N rows (CSR: row r's entries are [rowptr[r], rowptr[r+1]) of
  * idx / val, indices ascending within a row), reported so that a training backward on the same x can take them
- * instead of listing x again (one read of x and a listing pass fewer: backward 1.06-1.10x at N = 16, H = 512). The
- * pointers lie in the calling thread's work buffers: valid until its next kernel call. */
+ * instead of listing x again (one read of x and a listing pass fewer: backward 1.04-1.10x at N = 16, H = 512, one
+ * thread). The pointers lie in the calling thread's work buffers: valid until its next kernel call. */
 struct InputListsOut {
   bool listed;  // false: the input was too dense to list (or the dense baseline ran); the rest is unset
   const int64_t* rowptr;  // [rows + 1]

@@ -158,19 +158,19 @@ struct Reader {
 
 // Backward splits the units among threads with two barriers per time step. That pays when a step has many MACs
 // (N·3H·H, the δq·Rkᵀ product), or when Rk is large: each thread's share of the rows that product reads every step
-// then stays in its own L2 (measured on two threads against one, session 16: one sample at H = 512 2.29x, H = 1024
-// 2.1x, H = 256 1.53x; H = 256 with N = 2 and 4 1.56-1.64x). Below both, a step is a few µs of work and the barriers
-// can cost more than they save, the more so on a shared machine where the partner thread may be descheduled
-// (H = 64, N = 16, T = 784: 22 ms on one thread, 70 ms of thread-0 time on two, in an earlier session; on a quiet machine in
-// session 16, 1.04-1.06x faster on two).
+// then stays in its own L2 (two threads against one, session 16: one sample at H = 512 2.29x, H = 1024 2.1x,
+// H = 256 1.53x; H = 256 with N = 2 and 4 1.56-1.64x). Below both, a step is a few µs of work and the barriers can
+// cost more than they save, the more so on a shared machine where the partner thread may be descheduled (H = 64,
+// N = 16, T = 784: 22 ms on one thread, 70 ms of thread-0 time on two in an earlier session; 1.04-1.06x faster on
+// two on a quiet machine in session 16).
 constexpr double kBackwardThreadMacs = 2.0e6;
 constexpr double kBackwardThreadRkBytes = 512.0 * 1024;
 
 int threadsFor(int N, int H, bool backward = false) {
   // One-sample forward: the batch split has nothing to split (and a step is ~10 µs of work).
   if (N <= 1 && !backward) return 1;
-  if (backward && !tForceThreads && (double)N * 3.0 * H * H < kBackwardThreadMacs && 12.0 * H * H < kBackwardThreadRkBytes)
-    return 1;
+  const bool smallStep = (double)N * 3.0 * H * H < kBackwardThreadMacs && 12.0 * H * H < kBackwardThreadRkBytes;
+  if (backward && !tForceThreads && smallStep) return 1;
   int nt = threadsSetting();
   const int panels = H / 16 > 0 ? H / 16 : 1;
   return nt < panels ? nt : panels;
@@ -269,7 +269,9 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
 void readInputLists(Reader& rd, BwdArgs& a) {
   Napi::Value v = rd.obj.Get("inputLists");
   if (v.IsUndefined() || v.IsNull()) return;
-  const auto bad = [&](const std::string& why, bool range = true) { rd.fail("EGRU native backward: inputLists " + why, range); };
+  const auto bad = [&](const std::string& why, bool range = true) {
+    rd.fail("EGRU native backward: inputLists " + why, range);
+  };
   if (!v.IsObject()) return bad("must be an object {rowptr, idx, val} or null", false);
   Reader lr(rd.env, v.As<Napi::Object>());
   const size_t rows = (size_t)a.T * a.N;
