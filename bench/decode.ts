@@ -59,14 +59,15 @@ const log = (msg: string) => process.stderr.write(`[bench:decode] ${msg}\n`);
 /** One decode mode: which kernels (native addon / TypeScript reference) and which packet mode ran. */
 type ModeId = 'native-fresh' | 'native-reused' | 'ts-fresh' | 'ts-reused';
 
-interface ModeFigure {
+export interface ModeFigure {
   /** Events / median wall time. */
   mevps: number;
   /** Events / median CPU time. */
   mevps_cpu: number;
 }
 
-interface Row {
+/** One row of the table and of `--json`'s `results` (test/bench/decode-json.test.ts reads this shape). */
+export interface Row {
   format: string;
   label: string;
   events: number | null;

@@ -85,7 +85,8 @@ const T = SMOKE ? 12 : 100;
 const GAMMA = 0.7;
 const EPS = 1.7;
 
-interface Row {
+/** One row of the table and of `--json`'s `results` (test/bench/egru-json.test.ts reads this shape). */
+export interface Row {
   impl: 'native-sparse' | 'native-dense' | 'reference' | 'tfjs-wasm' | 'torch';
   threads: number;
   H: number;
@@ -248,7 +249,7 @@ function rowReadBound(kernel: EgruKernel<Float32Array>, p: EgruLayerParams<Float
 }
 
 /** One core's arithmetic peak and read bandwidths, measured in this run (see machineBalance). */
-interface MachineBalance {
+export interface MachineBalance {
   fma_gflops: number;
   /** GB/s reading a buffer of this many KiB over and over (512: L2; 3072, 12288: L3; 262144: memory). */
   read_gbs: Record<string, number>;
@@ -670,7 +671,7 @@ async function bundledBlock(nat: NativeEgru, runs: number): Promise<BundledWorkl
   return w;
 }
 
-interface TrainingRow {
+export interface TrainingRow {
   split: '1 thread' | 'kernel threads' | 'batch shards';
   threads: number;
   H: number;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/run-egru.ts';
 import { eventsNativeAvailable } from '../../core/events/codecs/events-native.ts';
+import type { ModeFigure, Row } from '../../bench/decode.ts';
 
 const DECODE = ['aedat2', 'dat', 'evt2', 'aedat3', 'evt3', 'evt3-vectors', 'aedat4-lz4', 'aedat4-zstd'];
 const FRAMES = ['toframe-32x32x2', 'toframe-128x128x2', 'framebinner-128x128x2'];
@@ -15,24 +16,6 @@ const TARGETS: Record<string, number | null> = {
   aedat2: 300, dat: 300, evt2: 300, aedat3: 300, evt3: 150, 'evt3-vectors': 150, 'aedat4-lz4': 60, 'aedat4-zstd': null,
   'toframe-32x32x2': 250, 'toframe-128x128x2': 250, 'framebinner-128x128x2': 250,
 };
-
-interface Figure {
-  mevps: number;
-  mevps_cpu: number;
-}
-interface Row {
-  format: string;
-  events: number | null;
-  mb: number | null;
-  mevps: number | null;
-  mode: string | null;
-  modes: Record<string, Figure>;
-  mevps_cpu: number | null;
-  ratio_to_read: number | null;
-  target_mevps: number | null;
-  source: string;
-  unavailable?: string;
-}
 
 describe('bench:decode --json (small)', () => {
   it('prints one row per format with every mode measured, its best streaming mode, target and read ratio', () => {
@@ -53,19 +36,20 @@ describe('bench:decode --json (small)', () => {
       expect(row.events).toBeGreaterThanOrEqual(100_000);
       expect(row.mb).toBeGreaterThan(0);
       expect(row.source.length).toBeGreaterThan(0);
-      const modes = Object.keys(row.modes).sort();
+      const fig = row.modes as Record<string, ModeFigure>; // every key is checked just below
+      const modes = Object.keys(fig).sort();
       const all = DECODE.includes(row.format) ? ['native-fresh', 'native-reused', 'ts-fresh', 'ts-reused'] : ['native', 'ts'];
       expect(modes).toEqual(eventsNativeAvailable ? all : all.filter((m) => m.startsWith('ts')));
       for (const m of modes) {
-        expect(row.modes[m].mevps).toBeGreaterThan(0);
-        expect(row.modes[m].mevps_cpu).toBeGreaterThan(0);
+        expect(fig[m].mevps).toBeGreaterThan(0);
+        expect(fig[m].mevps_cpu).toBeGreaterThan(0);
       }
       // The headline figure is the active path's best streaming mode (native when the addon is built).
       const active = eventsNativeAvailable ? 'native' : 'ts';
       expect(row.mode!.startsWith(active)).toBe(true);
-      expect(row.mevps).toBe(row.modes[row.mode!].mevps);
-      expect(row.mevps_cpu).toBe(row.modes[row.mode!].mevps_cpu);
-      if (DECODE.includes(row.format)) expect(row.mevps).toBe(Math.max(row.modes[`${active}-fresh`].mevps, row.modes[`${active}-reused`].mevps));
+      expect(row.mevps).toBe(fig[row.mode!].mevps);
+      expect(row.mevps_cpu).toBe(fig[row.mode!].mevps_cpu);
+      if (DECODE.includes(row.format)) expect(row.mevps).toBe(Math.max(fig[`${active}-fresh`].mevps, fig[`${active}-reused`].mevps));
       expect(row.ratio_to_read).toBeGreaterThan(0);
     }
     expect(out.ceiling.reused).toBeGreaterThan(0);

@@ -10,28 +10,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/run-egru.ts';
 import { loadNativeEgru, nativeEgruUnavailableReason } from '../../core/egru/native.ts';
+import type { MachineBalance, Row, TrainingRow } from '../../bench/egru.ts';
+import type { BundledWorkload } from '../../bench/egru-bundled.ts';
 
 const IMPLS = ['native-sparse', 'native-dense', 'reference', 'tfjs-wasm', 'torch'];
 
-interface Row {
-  impl: string;
-  threads: number;
-  H: number;
-  N: number;
-  activity: number;
-  input_density: number;
-  backward_sparsity: number | null;
-  fwd_ms: number;
-  fwd_bwd_ms: number;
-  gflops: number;
-  gflops_fwd_bwd: number;
-  runs: number;
-  row_read_bound_ms?: number;
-  read_once_bound_ms?: number;
-  fwd_after_dense_ms?: number;
-  fwd_cpu_ms?: number;
-  fwd_bwd_cpu_ms?: number;
-}
 
 const haveNative = loadNativeEgru() !== null;
 if (!haveNative) console.warn(`egru-json.test: native addon unavailable (${nativeEgruUnavailableReason()}): bench test skipped`);
@@ -46,7 +29,7 @@ describe.skipIf(!haveNative)('bench:egru --json (--smoke)', () => {
     });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     // stdout is the JSON alone (the tables go to stderr), so `npm run -s bench:egru -- --json | jq` works.
-    const out = JSON.parse(r.stdout) as { results: Row[]; training: { split: string; threads: number; step_ms: number }[]; machine: { fma_gflops: number; read_gbs: Record<string, number>; bytes_per_flop_3mib: number }; bundled: { rows: Row[] } | null };
+    const out = JSON.parse(r.stdout) as { results: Row[]; training: TrainingRow[]; machine: MachineBalance; bundled: BundledWorkload | null };
     expect(Object.keys(out).sort()).toEqual(['bundled', 'machine', 'results', 'training']);
 
     for (const row of out.results) {
@@ -61,10 +44,10 @@ describe.skipIf(!haveNative)('bench:egru --json (--smoke)', () => {
         expect(row.backward_sparsity).toBeLessThanOrEqual(1);
       }
       for (const k of ['fwd_ms', 'fwd_bwd_ms', 'gflops', 'gflops_fwd_bwd'] as const) {
-        expect(Number.isFinite(row[k]) && row[k] > 0, `${row.impl} ${k} = ${row[k]}`).toBe(true);
+        expect(Number.isFinite(row[k]) && row[k]! > 0, `${row.impl} ${k} = ${row[k]}`).toBe(true);
       }
       // Effective GFLOP/s are dense-GRU FLOPs over the time: 2·T·N·3H·(C+H) at the smoke sizes (C = 64, T = 12).
-      expect(row.gflops).toBeCloseTo((2 * 12 * row.N * 3 * 32 * (64 + 32)) / row.fwd_ms / 1e6, 6);
+      expect(row.gflops).toBeCloseTo((2 * 12 * row.N * 3 * 32 * (64 + 32)) / row.fwd_ms! / 1e6, 6);
     }
 
     // Native sparse and dense for every (N, input density, activity) on one thread and on two.
